@@ -1,0 +1,59 @@
+"""Command-line sugar on top of Hydra: ``key=A..B`` ranges and sweeps without ``-m``.
+
+``seed=0..9`` becomes Hydra's ``seed=range(0,10)`` (inclusive on both ends), and any override that
+sweeps (a comma list such as ``method=asha,random``, or ``range(...)``/``choice(...)``/``glob(...)``)
+switches Hydra to ``--multirun`` so that one command launches every combination.
+"""
+
+from __future__ import annotations
+
+import re
+
+RANGE = re.compile(r"^(?P<key>[^=\s]+)=(?P<low>-?\d+)\.\.(?P<high>-?\d+)$")
+SWEEP_FUNCTIONS = ("range(", "choice(", "glob(")
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+class ArgumentError(ValueError):
+    """A command-line override that cannot work; the message says which and why."""
+
+
+def expand_ranges(arg: str) -> str:
+    """``k=A..B`` -> ``k=range(A,B+1)``; other arguments unchanged."""
+    match = RANGE.match(arg)
+    if match is None:
+        if re.match(r"^[^=\s]+=.*\.\.", arg) and not arg.split("=", 1)[1].startswith(("/", ".")):
+            raise ArgumentError(f"'{arg}': a range is written key=A..B with integers A <= B")
+        return arg
+    key, low, high = match["key"], int(match["low"]), int(match["high"])
+    if low > high:
+        raise ArgumentError(f"'{arg}': empty range ({low} > {high}); write {key}={high}..{low}")
+    return f"{key}=range({low},{high + 1})"
+
+
+def is_sweep(arg: str) -> bool:
+    """Whether an override asks for several values."""
+    if arg.startswith("-") or "=" not in arg:
+        return False
+    key, value = arg.split("=", 1)
+    if key.lstrip("+~").startswith("hydra."):
+        return False
+    if value.startswith(SWEEP_FUNCTIONS):
+        return True
+    depth = 0
+    for ch in value:
+        if ch in "[({":
+            depth += 1
+        elif ch in "])}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return True
+    return False
+
+
+def rewrite(args: list[str]) -> list[str]:
+    """Expand ranges, and add ``--multirun`` when an override sweeps."""
+    out = [expand_ranges(a) for a in args]
+    if any(is_sweep(a) for a in out) and not any(a in MULTIRUN_FLAGS for a in out):
+        out.insert(0, "--multirun")
+    return out

@@ -1,0 +1,70 @@
+"""The objective interface shared by real, surrogate and tabular objectives.
+
+An objective trains one trial epoch by epoch. Each epoch returns its metrics (the objective's
+``metric`` among them, minimised) and the seconds it took. The backend owns the clock: it adds
+the epoch times up (simulated backend) or measures them (local backend).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpo_methods.space import Config, SearchSpace
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    """One epoch of one trial: its metrics and how long it took (training plus validation)."""
+
+    metrics: dict[str, float]
+    epoch_time: float
+
+
+class TrialRun(ABC):
+    """One trial in progress. ``next_epoch`` trains epoch ``epochs_done + 1``.
+
+    After ``pause()`` the trial holds no expensive resources; the next ``next_epoch()`` continues
+    the same learning curve (from a checkpoint where training is real).
+    """
+
+    epochs_done: int = 0
+
+    @abstractmethod
+    def next_epoch(self) -> EpochResult:
+        """Train and evaluate one more epoch."""
+
+    def pause(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; training continues on the next ``next_epoch``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """The trial is over; release everything."""
+
+
+class Objective(ABC):
+    """A tuning problem: a search space, a maximum number of epochs, and trials to run."""
+
+    name: str
+    space: SearchSpace
+    max_epochs: int
+    metric: str = "val_error"
+    metric_names: tuple[str, ...] = ("val_error",)
+
+    @abstractmethod
+    def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
+        """Begin a trial of ``config``; ``seed`` fixes its randomness."""
+
+    def best_known_value(self) -> float | None:
+        """The best value of ``metric`` known for this problem (for normalised regret)."""
+        return None
+
+    def describe(self) -> dict:
+        """What results files record about this objective."""
+        return {"name": self.name, "max_epochs": self.max_epochs, "metric": self.metric}
+
+
+def trial_seed(run_seed: int, trial_id: int) -> int:
+    """A seed for one trial, derived from the run's seed and the trial id only."""
+    return int(np.random.SeedSequence([int(run_seed), int(trial_id)]).generate_state(1)[0])

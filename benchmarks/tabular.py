@@ -1,0 +1,86 @@
+"""The tabular objective: exact replay of the learning curves a table recorded.
+
+Its search space is finite: the configurations the table holds. Methods sample from it through
+:class:`~hpo_methods.space.SearchSpace` candidates: random draws pick a recorded configuration
+uniformly (random search without repeats until all are used), and model-based searchers score the
+recorded configurations instead of optimising over the continuous space. A configuration outside
+the table is refused with an error.
+
+A configuration recorded with several seeds replays one of them, chosen by the trial's seed, so
+repeated runs with different seeds see the seed-to-seed noise of the real objective.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.objective import EpochResult, Objective, TrialRun
+from hpo_methods.space import Config
+from surrogates.table import Table, load_table
+
+
+class _ReplayRun(TrialRun):
+    """Replays precomputed arrays: metrics[epoch - 1] and epoch_times[epoch - 1]."""
+
+    def __init__(self, names: tuple[str, ...], metrics: np.ndarray, epoch_times: np.ndarray):
+        self._names = names
+        self._metrics = metrics
+        self._times = epoch_times
+        self.epochs_done = 0
+
+    def next_epoch(self) -> EpochResult:
+        i = self.epochs_done
+        if i >= len(self._times):
+            raise RuntimeError(f"the curve has only {len(self._times)} epochs")
+        self.epochs_done += 1
+        row = self._metrics[i]
+        return EpochResult(
+            {n: float(v) for n, v in zip(self._names, row, strict=True)}, float(self._times[i])
+        )
+
+
+class TabularObjective(Objective):
+    """Replays a table of recorded learning curves (see the module docstring)."""
+
+    def __init__(self, table: Table | str | Path, name: str | None = None) -> None:
+        self.table = table if isinstance(table, Table) else load_table(table)
+        self.name = name or self.table.name
+        self.space = self.table.space(finite=True)
+        self.max_epochs = self.table.max_epochs
+        self.metric = self.table.metric
+        self.metric_names = tuple(self.table.metric_names)
+        df = self.table.frame.sort_values(["config_id", "seed", "epoch"])
+        keys = {cid: self.space.key(c) for cid, c in zip(
+            self.table.configs.index, self.table.config_dicts(), strict=True)}
+        self._config_ids = {key: cid for cid, key in keys.items()}
+        self._curves: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        n = self.max_epochs
+        metric_values = df[list(self.metric_names)].to_numpy(dtype=float)
+        times = df["epoch_time"].to_numpy(dtype=float)
+        cids = df["config_id"].to_numpy()
+        for start in range(0, len(df), n):
+            cid = int(cids[start])
+            self._curves.setdefault(cid, []).append(
+                (metric_values[start : start + n], times[start : start + n])
+            )
+
+    def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
+        key = self.space.key(config)
+        if key not in self._config_ids:
+            raise KeyError(f"configuration {config} is not recorded in table '{self.table.name}'")
+        curves = self._curves[self._config_ids[key]]
+        metrics, times = curves[int(np.random.default_rng(seed).integers(len(curves)))]
+        return _ReplayRun(self.metric_names, metrics, times)
+
+    def best_known_value(self) -> float:
+        return float(self.table.frame[self.metric].min())
+
+    def describe(self) -> dict:
+        return {
+            **super().describe(),
+            "kind": "tabular",
+            "table": str(self.table.path),
+            "table_sha256": self.table.checksum,
+        }

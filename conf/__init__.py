@@ -1,0 +1,1 @@
+"""Hydra configuration of tunebench (config groups method/ and benchmark/)."""

@@ -1,0 +1,196 @@
+"""The protocol between a tuning backend and an HPO method.
+
+A *method* is a :class:`Searcher` (which configuration to try next) combined with a
+:class:`Scheduler` (how many epochs each trial gets: continue, stop, or pause and later resume).
+The backend drives it with four events and nothing else:
+
+- ``suggest(allow_new)``: a worker is free. The answer is a new trial, the resumption of a paused trial, or
+  ``None`` ("nothing to do right now"; the backend asks again after the next event).
+- ``report(trial_id, epoch, value)``: a trial finished an epoch; the answer is a :class:`Decision`.
+- ``complete(trial_id)``: a trial reached the maximum number of epochs.
+- ``fail(trial_id, reason)``: a trial crashed or diverged.
+
+All values are minimised (the backend passes the objective's metric, e.g. validation error; a
+non-finite value is treated as +inf). Methods never read a clock and draw randomness only from the
+seed they are given, so a run is a pure function of its configuration and seed.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from hpo_methods.space import Config, SearchSpace
+
+
+class Decision(StrEnum):
+    """The answer to an epoch report."""
+
+    CONTINUE = "continue"
+    STOP = "stop"
+    PAUSE = "pause"
+
+
+class TrialStatus(StrEnum):
+    """Where a trial stands, as the method and the results files see it."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Work for a free worker: start trial ``trial_id`` or, if ``resume``, continue it."""
+
+    trial_id: int
+    config: Config
+    resume: bool = False
+
+
+@dataclass
+class TrialRecord:
+    """What a method knows about one trial."""
+
+    trial_id: int
+    config: Config
+    status: TrialStatus = TrialStatus.RUNNING
+    values: dict[int, float] = field(default_factory=dict)  # epoch -> value
+
+    @property
+    def last_epoch(self) -> int:
+        return max(self.values, default=0)
+
+
+class Searcher(ABC):
+    """Chooses configurations. Sees every report, and which trials are still pending."""
+
+    def __init__(self, space: SearchSpace, seed: int, max_epochs: int) -> None:
+        self.space = space
+        self.max_epochs = max_epochs
+        self.rng = np.random.default_rng(seed)
+        self.trials: dict[int, TrialRecord] = {}
+
+    @abstractmethod
+    def propose(self) -> Config | None:
+        """The next configuration to try, or ``None`` if the searcher has nothing left."""
+
+    def on_trial_start(self, trial_id: int, config: Config) -> None:
+        self.trials[trial_id] = TrialRecord(trial_id, dict(config))
+
+    def on_report(self, trial_id: int, epoch: int, value: float) -> None:
+        self.trials[trial_id].values[epoch] = value
+
+    def on_status(self, trial_id: int, status: TrialStatus) -> None:
+        self.trials[trial_id].status = status
+
+    def pending(self) -> list[TrialRecord]:
+        """Trials still training or paused: their outcome is not known yet."""
+        return [
+            t
+            for t in self.trials.values()
+            if t.status in (TrialStatus.RUNNING, TrialStatus.PAUSED)
+        ]
+
+
+class Scheduler(ABC):
+    """Decides how long trials train. Knows nothing of configurations beyond their ids."""
+
+    def __init__(self, max_epochs: int, seed: int) -> None:
+        if max_epochs < 1:
+            raise ValueError(f"max_epochs must be >= 1 (got {max_epochs})")
+        self.max_epochs = max_epochs
+        self.rng = np.random.default_rng(seed)
+
+    def trial_to_resume(self) -> int | None:
+        """A paused trial that should continue now (a promotion), if any."""
+        return None
+
+    def can_start_trial(self) -> bool:
+        """Whether a new trial may start now (synchronous schedulers may say wait)."""
+        return True
+
+    def on_trial_start(self, trial_id: int) -> None:  # noqa: B027 - optional hook
+        """A new trial was started."""
+
+    def on_resume(self, trial_id: int) -> None:  # noqa: B027 - optional hook
+        """A paused trial was resumed."""
+
+    @abstractmethod
+    def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
+        """Decide after ``epoch`` of ``trial_id`` reported ``value``."""
+
+    def on_end(self, trial_id: int, status: TrialStatus) -> None:  # noqa: B027 - optional hook
+        """The trial ended (completed, stopped or failed)."""
+
+
+class Method:
+    """A searcher and a scheduler behind the four events of the backend protocol."""
+
+    def __init__(self, searcher: Searcher, scheduler: Scheduler, name: str = "") -> None:
+        self.searcher = searcher
+        self.scheduler = scheduler
+        self.name = name
+        self._next_trial_id = 0
+        self._configs: dict[int, Config] = {}
+        self._status: dict[int, TrialStatus] = {}
+
+    def suggest(self, allow_new: bool = True) -> Suggestion | None:
+        """Work for a free worker, or ``None`` if there is nothing to do right now.
+
+        With ``allow_new=False`` (the trial budget is spent) only paused trials may resume.
+        """
+        resume_id = self.scheduler.trial_to_resume()
+        if resume_id is not None:
+            if self._status.get(resume_id) != TrialStatus.PAUSED:
+                raise RuntimeError(f"scheduler resumed trial {resume_id}, which is not paused")
+            self._set_status(resume_id, TrialStatus.RUNNING)
+            self.scheduler.on_resume(resume_id)
+            return Suggestion(resume_id, dict(self._configs[resume_id]), resume=True)
+        if not allow_new or not self.scheduler.can_start_trial():
+            return None
+        config = self.searcher.propose()
+        if config is None:
+            return None
+        trial_id = self._next_trial_id
+        self._next_trial_id += 1
+        self._configs[trial_id] = dict(config)
+        self._status[trial_id] = TrialStatus.RUNNING
+        self.searcher.on_trial_start(trial_id, config)
+        self.scheduler.on_trial_start(trial_id)
+        return Suggestion(trial_id, dict(config))
+
+    def report(self, trial_id: int, epoch: int, value: float) -> Decision:
+        """An epoch result; returns whether the trial continues, stops or pauses."""
+        value = float(value) if math.isfinite(value) else math.inf
+        self.searcher.on_report(trial_id, epoch, value)
+        decision = self.scheduler.on_report(trial_id, epoch, value)
+        if epoch >= self.scheduler.max_epochs:
+            return decision  # the backend calls complete(): nothing is left to decide
+        if decision == Decision.STOP:
+            self._end(trial_id, TrialStatus.STOPPED)
+        elif decision == Decision.PAUSE:
+            self._set_status(trial_id, TrialStatus.PAUSED)
+        return decision
+
+    def complete(self, trial_id: int) -> None:
+        """The trial trained to the maximum number of epochs."""
+        self._end(trial_id, TrialStatus.COMPLETED)
+
+    def fail(self, trial_id: int, reason: str = "") -> None:
+        """The trial crashed or diverged; it will not report again."""
+        self._end(trial_id, TrialStatus.FAILED)
+
+    def _set_status(self, trial_id: int, status: TrialStatus) -> None:
+        self._status[trial_id] = status
+        self.searcher.on_status(trial_id, status)
+
+    def _end(self, trial_id: int, status: TrialStatus) -> None:
+        self._set_status(trial_id, status)
+        self.scheduler.on_end(trial_id, status)

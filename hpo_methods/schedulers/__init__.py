@@ -1,0 +1,1 @@
+"""Schedulers: how many epochs each trial trains (continue, stop, pause and resume)."""

@@ -1,0 +1,107 @@
+"""Asynchronous successive halving (ASHA).
+
+Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt, Recht, Talwalkar: "A System for Massively
+Parallel Hyperparameter Tuning", MLSys 2020.
+
+Rung levels are ``grace_period * eta**k`` epochs (k = 0, 1, ...) below ``max_epochs``, plus
+``max_epochs`` itself. Two variants:
+
+- ``stopping``: a trial reaching a rung records its value there and continues only if the value is
+  no worse than the ``1/eta`` quantile (linear interpolation) of all values recorded at that rung so
+  far, its own included; otherwise it stops. The first trial at a rung always continues.
+- ``promotion`` (the paper's Algorithm 2): a trial pauses at every rung. When a worker asks for work,
+  the highest rung k holding a paused trial among the top ``floor(n_k / eta)`` of its ``n_k``
+  recorded trials, not yet promoted, promotes it (it resumes from its checkpoint up to rung k+1);
+  otherwise a new trial starts at the bottom rung.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import numpy as np
+
+from hpo_methods.protocol import Decision, Scheduler, TrialStatus
+
+
+class AshaVariant(StrEnum):
+    STOPPING = "stopping"
+    PROMOTION = "promotion"
+
+
+def rung_levels(grace_period: int, reduction_factor: float, max_epochs: int) -> list[int]:
+    """Epochs at which trials are compared: grace_period * eta^k below max_epochs, then max_epochs."""
+    if grace_period < 1:
+        raise ValueError(f"grace_period must be >= 1 (got {grace_period})")
+    if reduction_factor <= 1:
+        raise ValueError(f"reduction_factor must be > 1 (got {reduction_factor})")
+    if grace_period > max_epochs:
+        raise ValueError(f"grace_period ({grace_period}) exceeds max_epochs ({max_epochs})")
+    levels = []
+    k = 0
+    while True:
+        level = int(round(grace_period * reduction_factor**k))
+        if level >= max_epochs:
+            break
+        if not levels or level > levels[-1]:
+            levels.append(level)
+        k += 1
+    return [*levels, max_epochs]
+
+
+class ASHAScheduler(Scheduler):
+    """Asynchronous successive halving, stopping or promotion variant (see the module docstring)."""
+
+    def __init__(
+        self,
+        max_epochs: int,
+        seed: int,
+        grace_period: int = 1,
+        reduction_factor: float = 3,
+        variant: str = "stopping",
+    ) -> None:
+        super().__init__(max_epochs, seed)
+        self.eta = float(reduction_factor)
+        self.variant = AshaVariant(variant)
+        self.rungs = rung_levels(grace_period, self.eta, max_epochs)
+        # rung epoch -> {trial_id: value recorded there}, in order of arrival
+        self.recorded: dict[int, dict[int, float]] = {r: {} for r in self.rungs[:-1]}
+        self.promoted: dict[int, set[int]] = {r: set() for r in self.rungs[:-1]}
+        self.paused: set[int] = set()
+
+    def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
+        if epoch not in self.recorded:
+            return Decision.CONTINUE
+        rung = self.recorded[epoch]
+        rung[trial_id] = value
+        if self.variant is AshaVariant.STOPPING:
+            cutoff = float(np.quantile(list(rung.values()), 1.0 / self.eta))
+            return Decision.CONTINUE if value <= cutoff else Decision.STOP
+        self.paused.add(trial_id)
+        return Decision.PAUSE
+
+    def trial_to_resume(self) -> int | None:
+        if self.variant is AshaVariant.STOPPING:
+            return None
+        for level in reversed(self.rungs[:-1]):
+            trial_id = self._promotable(level)
+            if trial_id is not None:
+                self.promoted[level].add(trial_id)
+                self.paused.discard(trial_id)
+                return trial_id
+        return None
+
+    def _promotable(self, level: int) -> int | None:
+        rung = self.recorded[level]
+        n_top = int(len(rung) // self.eta)
+        if n_top == 0:
+            return None
+        # Ties are broken by arrival order: sorted() is stable.
+        top = sorted(rung, key=rung.__getitem__)[:n_top]
+        for trial_id in top:
+            if trial_id in self.paused and trial_id not in self.promoted[level]:
+                return trial_id
+        return None
+
+    def on_end(self, trial_id: int, status: TrialStatus) -> None:
+        self.paused.discard(trial_id)

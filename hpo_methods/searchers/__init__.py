@@ -1,0 +1,1 @@
+"""Searchers: which configuration to try next."""

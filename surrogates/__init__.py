@@ -1,0 +1,1 @@
+"""Tables of recorded learning curves, their collection, and XGBoost surrogates of them."""
