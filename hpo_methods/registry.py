@@ -1,18 +1,17 @@
-"""The named methods users pick with ``method=<name>``: each name builds a searcher + scheduler."""
+"""The named methods users pick with ``method=<name>``: the modules of ``hpo_methods.methods``."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Callable
+import pkgutil
 from typing import Any
 
+import hpo_methods.methods as methods_package
 from hpo_methods.protocol import Method
-from hpo_methods.schedulers.asha import ASHAScheduler
-from hpo_methods.schedulers.fifo import FIFOScheduler
-from hpo_methods.searchers.random_search import RandomSearcher
 from hpo_methods.space import SearchSpace
 
-MethodFactory = Callable[..., Method]
+FIXED_ARGUMENTS = ("space", "max_epochs", "seed")
 
 
 class UnknownMethodError(KeyError):
@@ -22,49 +21,39 @@ class UnknownMethodError(KeyError):
         return str(self.args[0])
 
 
-def _random(space: SearchSpace, max_epochs: int, seed: int) -> Method:
-    """Random search, every trial trained to max_epochs."""
-    return Method(RandomSearcher(space, seed, max_epochs), FIFOScheduler(max_epochs, seed), "random")
-
-
-def _asha(
-    space: SearchSpace,
-    max_epochs: int,
-    seed: int,
-    grace_period: int = 1,
-    reduction_factor: float = 3,
-    variant: str = "stopping",
-) -> Method:
-    """Random search under asynchronous successive halving."""
-    scheduler = ASHAScheduler(max_epochs, seed, grace_period, reduction_factor, variant)
-    return Method(RandomSearcher(space, seed, max_epochs), scheduler, "asha")
-
-
-METHODS: dict[str, MethodFactory] = {
-    "random": _random,
-    "asha": _asha,
-}
-
-
 def method_names() -> list[str]:
-    return sorted(METHODS)
+    """Every method name: the modules of ``hpo_methods.methods``."""
+    return sorted(m.name for m in pkgutil.iter_modules(methods_package.__path__))
+
+
+def method_settings(name: str) -> dict[str, Any]:
+    """The settings a method accepts, with their defaults."""
+    signature = inspect.signature(_factory(name))
+    return {
+        p.name: p.default
+        for p in signature.parameters.values()
+        if p.name not in FIXED_ARGUMENTS
+    }
 
 
 def make_method(
     name: str, space: SearchSpace, max_epochs: int, seed: int, **settings: Any
 ) -> Method:
     """Build the method ``name`` with its settings; unknown names or settings raise clear errors."""
-    if name not in METHODS:
-        raise UnknownMethodError(
-            f"unknown method '{name}'; valid methods: {', '.join(method_names())}"
-        )
-    factory = METHODS[name]
-    accepted = [
-        p for p in inspect.signature(factory).parameters if p not in ("space", "max_epochs", "seed")
-    ]
+    factory = _factory(name)
+    accepted = method_settings(name)
     unknown = sorted(set(settings) - set(accepted))
     if unknown:
         raise ValueError(
-            f"method '{name}' has no setting(s) {unknown}; its settings: {accepted or 'none'}"
+            f"method '{name}' has no setting(s) {unknown}; "
+            f"its settings: {', '.join(accepted) or 'none'}"
         )
     return factory(space, max_epochs, seed, **settings)
+
+
+def _factory(name: str):
+    if name not in method_names():
+        raise UnknownMethodError(
+            f"unknown method '{name}'; valid methods: {', '.join(method_names())}"
+        )
+    return importlib.import_module(f"hpo_methods.methods.{name}").make
