@@ -1,8 +1,8 @@
 """Command-line sugar on top of Hydra: ``key=A..B`` ranges and sweeps without ``-m``.
 
-``seed=0..9`` becomes Hydra's ``seed=range(0,10)`` (inclusive on both ends), and any override that
-sweeps (a comma list such as ``method=asha,random``, or ``range(...)``/``choice(...)``/``glob(...)``)
-switches Hydra to ``--multirun`` so that one command launches every combination.
+``seed=0..9`` becomes Hydra's ``seed=range(0,10)`` (inclusive on both ends), and any override
+that sweeps (a comma list such as ``method=asha,random``, or ``range(...)``, ``choice(...)``,
+``glob(...)``) switches Hydra to ``--multirun`` so that one command launches every combination.
 """
 
 from __future__ import annotations

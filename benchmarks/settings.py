@@ -55,7 +55,9 @@ def settings_from_config(cfg: DictConfig) -> RunSettings:
     budget_trials = _positive_or_none(cfg, "budget.trials")
     budget_epochs = _positive_or_none(cfg, "budget.epochs")
     if budget_time is None and budget_trials is None and budget_epochs is None:
-        raise ConfigError("the budget needs at least one of budget.time, budget.trials, budget.epochs")
+        raise ConfigError(
+            "the budget needs at least one of budget.time, budget.trials, budget.epochs"
+        )
     for key, value in (("budget.trials", budget_trials), ("budget.epochs", budget_epochs)):
         if value is not None and int(value) != value:
             raise ConfigError(f"{key} must be a whole number (got {value})")

@@ -52,8 +52,10 @@ class TabularObjective(Objective):
         self.metric = self.table.metric
         self.metric_names = tuple(self.table.metric_names)
         df = self.table.frame.sort_values(["config_id", "seed", "epoch"])
-        keys = {cid: self.space.key(c) for cid, c in zip(
-            self.table.configs.index, self.table.config_dicts(), strict=True)}
+        keys = {
+            cid: self.space.key(c)
+            for cid, c in zip(self.table.configs.index, self.table.config_dicts(), strict=True)
+        }
         self._config_ids = {key: cid for cid, key in keys.items()}
         self._curves: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         n = self.max_epochs

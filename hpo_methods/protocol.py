@@ -4,8 +4,9 @@ A *method* is a :class:`Searcher` (which configuration to try next) combined wit
 :class:`Scheduler` (how many epochs each trial gets: continue, stop, or pause and later resume).
 The backend drives it with four events and nothing else:
 
-- ``suggest(allow_new)``: a worker is free. The answer is a new trial, the resumption of a paused trial, or
-  ``None`` ("nothing to do right now"; the backend asks again after the next event).
+- ``suggest(allow_new)``: a worker is free. The answer is a new trial, the resumption of a
+  paused trial, or ``None`` ("nothing to do right now"; the backend asks again after the next
+  event).
 - ``report(trial_id, epoch, value)``: a trial finished an epoch; the answer is a :class:`Decision`.
 - ``complete(trial_id)``: a trial reached the maximum number of epochs.
 - ``fail(trial_id, reason)``: a trial crashed or diverged.
@@ -76,6 +77,7 @@ class Searcher(ABC):
         self.max_epochs = max_epochs
         self.rng = np.random.default_rng(seed)
         self.trials: dict[int, TrialRecord] = {}
+        self.seen: set[tuple] = set()  # space.key() of every configuration started so far
 
     @abstractmethod
     def propose(self) -> Config | None:
@@ -83,6 +85,7 @@ class Searcher(ABC):
 
     def on_trial_start(self, trial_id: int, config: Config) -> None:
         self.trials[trial_id] = TrialRecord(trial_id, dict(config))
+        self.seen.add(self.space.key(config))
 
     def on_report(self, trial_id: int, epoch: int, value: float) -> None:
         self.trials[trial_id].values[epoch] = value
@@ -93,9 +96,7 @@ class Searcher(ABC):
     def pending(self) -> list[TrialRecord]:
         """Trials still training or paused: their outcome is not known yet."""
         return [
-            t
-            for t in self.trials.values()
-            if t.status in (TrialStatus.RUNNING, TrialStatus.PAUSED)
+            t for t in self.trials.values() if t.status in (TrialStatus.RUNNING, TrialStatus.PAUSED)
         ]
 
 

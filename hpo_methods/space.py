@@ -15,6 +15,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -254,7 +255,7 @@ class FinRange(Domain):
 
     def decode(self, x: np.ndarray) -> float:
         u = min(1.0, max(0.0, float(x[0])))
-        return self.values[int(round(u * (self.size - 1)))]
+        return self.values[round(u * (self.size - 1))]
 
     def spec(self) -> dict[str, Any]:
         return {"type": self.kind, "low": self.low, "high": self.high, "size": self.size}
@@ -327,6 +328,11 @@ class SearchSpace:
         """Number of coordinates of the encoded space."""
         return int(self._offsets[-1])
 
+    @cached_property
+    def candidate_keys(self) -> list[tuple]:
+        """``key()`` of every candidate, in candidate order (empty for a continuous space)."""
+        return [self.key(c) for c in self.candidates or []]
+
     @property
     def is_finite(self) -> bool:
         return self.candidates is not None
@@ -338,7 +344,7 @@ class SearchSpace:
         raise KeyError(name)
 
     def sample(self, rng: np.random.Generator) -> Config:
-        """One configuration: a uniform candidate if the space is finite, else each domain's draw."""
+        """A configuration: a uniform candidate if the space is finite, else one draw per domain."""
         if self.candidates is not None:
             return dict(self.candidates[int(rng.integers(len(self.candidates)))])
         return {d.name: d.sample(rng) for d in self.domains}
@@ -382,9 +388,7 @@ class SearchSpace:
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool
-    )
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 def _is_integral(value: Any) -> bool:

@@ -7,7 +7,8 @@ A table is a folder with two files:
   ``train_loss``), ``epoch_time`` (seconds, > 0) and ``cumulative_time``. Every (config_id, seed)
   curve holds every epoch 1..max_epochs.
 - ``meta.json``: ``name``, ``search_space`` (``{name: domain spec}``), ``max_epochs``,
-  ``metric`` (the minimised one), ``metrics``, and ``provenance`` (command, hardware, versions, date).
+  ``metric`` (the minimised one), ``metrics``, and ``provenance`` (command, hardware, versions,
+  date).
 """
 
 from __future__ import annotations
@@ -82,8 +83,7 @@ class Table:
     def config_dicts(self) -> list[Config]:
         """The recorded configurations, in config_id order, with plain Python values."""
         return [
-            {k: _plain(v) for k, v in row.items()}
-            for row in self.configs.to_dict(orient="records")
+            {k: _plain(v) for k, v in row.items()} for row in self.configs.to_dict(orient="records")
         ]
 
     def space(self, finite: bool = True) -> SearchSpace:
@@ -155,8 +155,7 @@ def validate_table(table: Table) -> None:
         bad = [v for v in df[name].unique() if not domain.contains(_plain(v))]
         if bad:
             raise TableError(
-                f"{where}: column '{name}' has values outside its domain {domain.spec()}: "
-                f"{bad[:3]}"
+                f"{where}: column '{name}' has values outside its domain {domain.spec()}: {bad[:3]}"
             )
     if not np.isfinite(df[table.metric].to_numpy(dtype=float)).all():
         raise TableError(f"{where}: column '{table.metric}' has non-finite values")
