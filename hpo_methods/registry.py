@@ -30,9 +30,7 @@ def method_settings(name: str) -> dict[str, Any]:
     """The settings a method accepts, with their defaults."""
     signature = inspect.signature(_factory(name))
     return {
-        p.name: p.default
-        for p in signature.parameters.values()
-        if p.name not in FIXED_ARGUMENTS
+        p.name: p.default for p in signature.parameters.values() if p.name not in FIXED_ARGUMENTS
     }
 
 

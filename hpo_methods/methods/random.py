@@ -10,4 +10,5 @@ from hpo_methods.space import SearchSpace
 
 def make(space: SearchSpace, max_epochs: int, seed: int) -> Method:
     """Random search with FIFO scheduling."""
-    return Method(RandomSearcher(space, seed, max_epochs), FIFOScheduler(max_epochs, seed), "random")
+    searcher = RandomSearcher(space, seed, max_epochs)
+    return Method(searcher, FIFOScheduler(max_epochs, seed), "random")

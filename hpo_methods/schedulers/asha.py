@@ -9,8 +9,8 @@ Rung levels are ``grace_period * eta**k`` epochs (k = 0, 1, ...) below ``max_epo
 - ``stopping``: a trial reaching a rung records its value there and continues only if the value is
   no worse than the ``1/eta`` quantile (linear interpolation) of all values recorded at that rung so
   far, its own included; otherwise it stops. The first trial at a rung always continues.
-- ``promotion`` (the paper's Algorithm 2): a trial pauses at every rung. When a worker asks for work,
-  the highest rung k holding a paused trial among the top ``floor(n_k / eta)`` of its ``n_k``
+- ``promotion`` (the paper's Algorithm 2): a trial pauses at every rung. When a worker asks for
+  work, the highest rung k holding a paused trial among the top ``floor(n_k / eta)`` of its ``n_k``
   recorded trials, not yet promoted, promotes it (it resumes from its checkpoint up to rung k+1);
   otherwise a new trial starts at the bottom rung.
 """
@@ -30,7 +30,7 @@ class AshaVariant(StrEnum):
 
 
 def rung_levels(grace_period: int, reduction_factor: float, max_epochs: int) -> list[int]:
-    """Epochs at which trials are compared: grace_period * eta^k below max_epochs, then max_epochs."""
+    """Epochs where trials are compared: grace_period * eta^k below max_epochs, then max_epochs."""
     if grace_period < 1:
         raise ValueError(f"grace_period must be >= 1 (got {grace_period})")
     if reduction_factor <= 1:
@@ -40,7 +40,7 @@ def rung_levels(grace_period: int, reduction_factor: float, max_epochs: int) -> 
     levels = []
     k = 0
     while True:
-        level = int(round(grace_period * reduction_factor**k))
+        level = round(grace_period * reduction_factor**k)
         if level >= max_epochs:
             break
         if not levels or level > levels[-1]:
