@@ -2,11 +2,13 @@
 
 import sys
 
-from benchmarks.argv import ArgumentError, rewrite
+from benchmarks.argv import ArgumentError, check_group_choices, check_results_dir, rewrite
 
 
 def main() -> None:
     try:
+        check_group_choices(sys.argv[1:])
+        check_results_dir(sys.argv[1:])
         sys.argv = [sys.argv[0], *rewrite(sys.argv[1:])]
     except ArgumentError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -11,6 +11,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks.local import LocalBackend
 from benchmarks.registry import make_objective
 from benchmarks.results import ResultsWriter, is_complete
 from benchmarks.settings import ConfigError, RunSettings, settings_from_config
@@ -43,13 +44,12 @@ def run_job(cfg: DictConfig, folder: Path) -> dict | None:
         settings.seed,
         **settings.method_settings,
     )
-    if settings.backend != "simulated":
-        raise ConfigError(f"backend '{settings.backend}' is not available yet")
-    return _simulate(cfg, settings, objective, method, folder)
+    return _execute(cfg, settings, objective, method, folder)
 
 
-def _simulate(cfg, settings: RunSettings, objective, method, folder: Path) -> dict:
-    writer = ResultsWriter(folder)
+def _execute(cfg, settings: RunSettings, objective, method, folder: Path) -> dict:
+    real_time = settings.backend == "local"
+    writer = ResultsWriter(folder, journal=real_time)
     writer.start(
         OmegaConf.to_yaml(cfg, resolve=True),
         {
@@ -63,21 +63,33 @@ def _simulate(cfg, settings: RunSettings, objective, method, folder: Path) -> di
         },
     )
     progress = _ProgressLine(folder) if sys.stderr.isatty() else None
-    backend = SimulatedBackend(
-        method, objective, settings.n_workers, settings.budget, settings.seed, progress=progress
-    )
+    if real_time:
+        backend = LocalBackend(
+            method, objective, settings.benchmark, settings.n_workers, settings.budget,
+            settings.seed, gpus=settings.gpus, on_report=writer.report,
+        )  # fmt: skip
+    else:
+        backend = SimulatedBackend(
+            method, objective, settings.n_workers, settings.budget, settings.seed, progress=progress
+        )
     result = backend.run()
     if progress is not None:
         progress.clear()
     writer.reports = result.reports
-    writer.finish(result.trials, result.summary, "complete")
+    interrupted = result.ended_by == "interrupted"
+    writer.finish(result.trials, result.summary, "incomplete" if interrupted else "complete")
     best = result.summary.get(f"best_{objective.metric}")
+    best_text = "none" if best is None else f"{best:.4f}"
+    clock = "real" if real_time else "simulated"
     print(
         f"{objective.name} / {settings.method_name} / seed={settings.seed}: "
-        f"best {objective.metric} {best:.4f} after {result.summary['trials']} trials, "
-        f"{result.summary['epochs']} epochs, {result.summary['simulated_time']:.0f} s simulated "
+        f"best {objective.metric} {best_text} after {result.summary['trials']} trials, "
+        f"{result.summary['epochs']} epochs, {result.summary['elapsed_time']:.0f} s {clock} "
         f"(ended by {result.ended_by}) -> {folder}"
     )
+    if interrupted:
+        print(f"interrupted: {folder} is marked incomplete", file=sys.stderr)
+        sys.exit(130)
     return result.summary
 
 

@@ -8,6 +8,7 @@ that sweeps (a comma list such as ``method=asha,random``, or ``range(...)``, ``c
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 RANGE = re.compile(r"^(?P<key>[^=\s]+)=(?P<low>-?\d+)\.\.(?P<high>-?\d+)$")
 SWEEP_FUNCTIONS = ("range(", "choice(", "glob(")
@@ -49,6 +50,35 @@ def is_sweep(arg: str) -> bool:
         elif ch == "," and depth == 0:
             return True
     return False
+
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+GROUPS = ("method", "benchmark")
+
+
+def group_choices(group: str) -> list[str]:
+    """The names a config group offers: the YAML files in ``conf/<group>/``."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def check_group_choices(args: list[str]) -> None:
+    """Refuse an unknown ``method=`` or ``benchmark=`` name, listing the valid ones."""
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key not in GROUPS or not value or value.startswith(SWEEP_FUNCTIONS):
+            continue
+        valid = group_choices(key)
+        for name in value.split(","):
+            if name not in valid:
+                raise ArgumentError(f"unknown {key} '{name}'; valid {key}s: {', '.join(valid)}")
+
+
+def check_results_dir(args: list[str], default: str = "results") -> None:
+    """Refuse a ``results_dir`` that exists but is not a folder, before Hydra tries to use it."""
+    values = [a.split("=", 1)[1] for a in args if a.startswith("results_dir=")]
+    for value in values or [default]:
+        if Path(value).exists() and not Path(value).is_dir():
+            raise ArgumentError(f"results_dir '{value}' exists and is not a folder")
 
 
 def rewrite(args: list[str]) -> list[str]:

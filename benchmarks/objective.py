@@ -56,6 +56,18 @@ class Objective(ABC):
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         """Begin a trial of ``config``; ``seed`` fixes its randomness."""
 
+    def resume_trial(self, trial_id: int, config: Config, seed: int, epochs_done: int) -> TrialRun:
+        """Continue a paused trial in another process (the local backend's workers).
+
+        The default replays: it starts the trial again and skips ``epochs_done`` epochs, which is
+        exact and cheap for objectives whose curves are a function of (config, seed). Objectives
+        that really train override it to load the checkpoint that ``TrialRun.pause`` wrote.
+        """
+        run = self.start_trial(trial_id, config, seed)
+        for _ in range(epochs_done):
+            run.next_epoch()
+        return run
+
     def best_known_value(self) -> float | None:
         """The best value of ``metric`` known for this problem (for normalised regret)."""
         return None

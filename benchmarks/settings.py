@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmarks.simulated import Budget
+from benchmarks.tuning import Budget
 
 BACKENDS = ("simulated", "local")
 
@@ -29,6 +31,7 @@ class RunSettings:
     method_name: str
     method_settings: dict[str, Any]
     benchmark: dict[str, Any]
+    gpus: list[str]
 
 
 def _int(cfg: DictConfig, key: str, minimum: int) -> int:
@@ -81,4 +84,28 @@ def settings_from_config(cfg: DictConfig) -> RunSettings:
         method_name=str(method["name"]),
         method_settings=dict(method.get("settings") or {}),
         benchmark=OmegaConf.to_container(cfg.benchmark, resolve=True),
+        gpus=_gpus(cfg.get("gpus")) if backend == "local" else [],
     )
+
+
+def _gpus(value: Any) -> list[str]:
+    """The GPU ids local workers are bound to: a list, or null to use every GPU found."""
+    if value is None:
+        return detect_gpus()
+    if isinstance(value, int | str):
+        value = [value]
+    return [str(v) for v in value]
+
+
+def detect_gpus() -> list[str]:
+    """GPU ids from CUDA_VISIBLE_DEVICES or ``nvidia-smi -L`` (no torch import); [] if none."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [g for g in visible.split(",") if g.strip()]
+    try:
+        listing = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU")]

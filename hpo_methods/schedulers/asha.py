@@ -62,6 +62,8 @@ class ASHAScheduler(Scheduler):
     ) -> None:
         super().__init__(max_epochs, seed)
         self.eta = float(reduction_factor)
+        if variant not in tuple(AshaVariant):
+            raise ValueError(f"variant must be one of {', '.join(AshaVariant)} (got {variant!r})")
         self.variant = AshaVariant(variant)
         self.rungs = rung_levels(grace_period, self.eta, max_epochs)
         # rung epoch -> {trial_id: value recorded there}, in order of arrival

@@ -1,0 +1,86 @@
+"""Bad input: a clear one-line error, a non-zero exit, and nothing written."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from surrogates.table import TABLE_FILE, TableError, load_table, read_parquet
+from tests.tables import synthetic_table
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tables")
+    good = root / "good"
+    synthetic_table(good, n_configs=6, max_epochs=3)
+    frame = pd.read_parquet(good / TABLE_FILE)
+    for name, broken in {
+        "no_epoch_time": frame.drop(columns=["epoch_time"]),
+        "nan_momentum": frame.assign(momentum=frame["momentum"].where(frame.index != 4)),
+        "lr_outside": frame.assign(learning_rate=frame["learning_rate"] * 1e6),
+    }.items():
+        (root / name).mkdir()
+        (root / name / "meta.json").write_bytes((good / "meta.json").read_bytes())
+        broken.to_parquet(root / name / TABLE_FILE)
+    (root / "truncated").mkdir()
+    (root / "truncated" / "meta.json").write_bytes((good / "meta.json").read_bytes())
+    data = (good / TABLE_FILE).read_bytes()
+    (root / "truncated" / TABLE_FILE).write_bytes(data[: len(data) // 2])
+    return root
+
+
+CASES = [
+    (["method=nope"], "unknown method 'nope'; valid methods: "),
+    (["method=asha,nope"], "unknown method 'nope'"),
+    (["benchmark=nope"], "unknown benchmark 'nope'; valid benchmarks: "),
+    (["seed=5..2"], "empty range"),
+    (["seed=1..x"], "a range is written key=A..B"),
+    (["budget.time=-10"], "budget.time must be a positive number"),
+    (["budget.trials=-3"], "budget.trials must be a positive number"),
+    (["budget.time=null"], "the budget needs at least one of"),
+    (["n_workers=0"], "n_workers must be >= 1"),
+    (["results_dir=a_file"], "results_dir 'a_file' exists and is not a folder"),
+    (["method=asha", "method.settings.reduction_factor=0.5"], "reduction_factor must be > 1"),
+    (["method=asha", "method.settings.variant=sometimes"], "variant must be one of"),
+    (["+method.settings.speed=3"], "method 'random' has no setting(s) ['speed']"),
+    (["backend=cloud"], "backend must be one of simulated, local"),
+    (["TABLE=missing"], "not a table folder"),
+    (["TABLE=no_epoch_time"], "missing column 'epoch_time'"),
+    (["TABLE=nan_momentum"], "column 'momentum' has 1 missing (NaN) values"),
+    (["TABLE=lr_outside"], "column 'learning_rate' has values outside its domain"),
+    (["TABLE=truncated"], "not a readable Parquet file"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), CASES, ids=[c[1][:30] for c in CASES])
+def test_bad_input_is_one_clear_line(tables, tmp_path, overrides, message):
+    (tmp_path / "a_file").write_text("not a folder")
+    table = tables / "good"
+    args = []
+    for override in overrides:
+        if override.startswith("TABLE="):
+            table = tables / override.split("=", 1)[1]
+        else:
+            args.append(override)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, f"benchmark.table={table}", "results_dir=out"],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": ""},
+    )  # fmt: skip
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "a_file"]
+    assert written == []
+
+
+def test_truncated_parquet_names_the_file(tables):
+    with pytest.raises(TableError, match=str(tables / "truncated" / TABLE_FILE)):
+        load_table(tables / "truncated")
+    with pytest.raises(TableError, match="no such file"):
+        read_parquet(Path(tables / "nowhere.parquet"))

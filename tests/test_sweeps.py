@@ -1,0 +1,84 @@
+"""Sweeps across processes: Hydra's joblib and submitit_local launchers, kill and resume."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.results import is_complete
+from tests.tables import synthetic_table
+
+SWEEP = ["method=asha,random", "seed=0..2", "budget.time=2000"]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("table")
+    synthetic_table(path, n_configs=30, max_epochs=9)
+    return path
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "benchmarks", *args]
+
+
+def run_folders(root: Path) -> list[Path]:
+    return sorted(p.parent for p in root.rglob("run.json"))
+
+
+def reports_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): (p / "reports.parquet").read_bytes() for p in run_folders(root)
+    }
+
+
+@pytest.fixture(scope="module")
+def sequential(table, tmp_path_factory):
+    """The reference: the same 2 x 3 sweep with Hydra's default (sequential) launcher."""
+    root = tmp_path_factory.mktemp("sequential")
+    args = [*SWEEP, f"benchmark.table={table}", f"results_dir={root}"]
+    subprocess.run(cli(*args), cwd=root, check=True, capture_output=True)
+    assert len(run_folders(root)) == 6
+    return reports_bytes(root)
+
+
+@pytest.mark.parametrize(
+    "launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+                 ["hydra/launcher=submitit_local"]],
+    ids=["joblib", "submitit_local"],
+)  # fmt: skip
+def test_launchers_run_the_sweep_with_identical_results(table, tmp_path, sequential, launcher):
+    args = [*SWEEP, *launcher, f"benchmark.table={table}", f"results_dir={tmp_path}"]
+    done = subprocess.run(cli(*args), cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert all(is_complete(f) for f in run_folders(tmp_path))
+    assert reports_bytes(tmp_path) == sequential
+
+
+def test_a_killed_sweep_resumes_without_redoing_or_losing_work(table, tmp_path, sequential):
+    args = [*SWEEP, f"benchmark.table={table}", f"results_dir={tmp_path}"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cli(*args), cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    finished = 0
+    for line in proc.stdout:
+        finished += " -> " in line
+        if finished == 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    proc.stdout.close()
+    complete = [f for f in run_folders(tmp_path) if is_complete(f)]
+    assert len(complete) >= 2
+    kept = {f: (f / "reports.parquet").stat().st_mtime_ns for f in complete}
+    resumed = subprocess.run(cli(*args), cwd=tmp_path, capture_output=True,
+                             text=True)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stderr.count("already complete") == len(complete)
+    # Finished runs were not redone, and everything equals an uninterrupted sweep.
+    assert {f: (f / "reports.parquet").stat().st_mtime_ns for f in complete} == kept
+    assert all(is_complete(f) for f in run_folders(tmp_path))
+    assert reports_bytes(tmp_path) == sequential
