@@ -15,6 +15,7 @@ far are kept (the results writer journals each one), and the run is marked incom
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -226,10 +227,8 @@ class LocalBackend:
     def _shutdown(self) -> None:
         for worker in self._workers:
             if worker.trial_id is None and worker.process.is_alive():
-                try:
+                with contextlib.suppress(BrokenPipeError, OSError):
                     worker.conn.send((EXIT,))
-                except (BrokenPipeError, OSError):
-                    pass
         deadline = time.monotonic() + 5
         for worker in self._workers:
             if worker.trial_id is None:

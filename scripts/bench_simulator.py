@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.results import ResultsWriter
 from benchmarks.simulated import SimulatedBackend
-from benchmarks.tuning import Budget
 from benchmarks.tabular import TabularObjective
+from benchmarks.tuning import Budget
 from hpo_methods.registry import make_method
 from tests.tables import synthetic_table
 

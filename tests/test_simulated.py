@@ -7,8 +7,8 @@ import pytest
 
 from benchmarks.objective import EpochResult, Objective, TrialRun
 from benchmarks.simulated import SimulatedBackend
-from benchmarks.tuning import Budget
 from benchmarks.tabular import TabularObjective
+from benchmarks.tuning import Budget
 from hpo_methods.protocol import Method, Searcher
 from hpo_methods.registry import make_method
 from hpo_methods.schedulers.asha import ASHAScheduler

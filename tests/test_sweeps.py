@@ -61,8 +61,10 @@ def test_launchers_run_the_sweep_with_identical_results(table, tmp_path, sequent
 def test_a_killed_sweep_resumes_without_redoing_or_losing_work(table, tmp_path, sequential):
     args = [*SWEEP, f"benchmark.table={table}", f"results_dir={tmp_path}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cli(*args), cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cli(*args), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True,
+    )
     finished = 0
     for line in proc.stdout:
         finished += " -> " in line
