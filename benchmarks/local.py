@@ -177,6 +177,7 @@ class LocalBackend:
             if worker.trial_id is not None:
                 continue
             suggestion = self.log.suggest()
+            self.log.drop_abandoned(self.now())
             if suggestion is None:
                 return
             if suggestion.resume:

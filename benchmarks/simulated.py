@@ -113,6 +113,8 @@ class SimulatedBackend:
         self._idle.sort()
         while self._idle:
             suggestion = self.log.suggest()
+            for trial_id in self.log.drop_abandoned(self.clock):
+                self._release(trial_id)
             if suggestion is None:
                 return
             worker = self._idle.pop(0)

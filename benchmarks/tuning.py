@@ -92,6 +92,13 @@ class TuningLog:
         """Ask the method for work, respecting the trial budget (resumptions are always fine)."""
         return self.method.suggest(allow_new=not self.trials_exhausted())
 
+    def drop_abandoned(self, now: float) -> list[int]:
+        """Mark paused trials the method gave up on as stopped; return their ids."""
+        dropped = self.method.dropped_trials()
+        for trial_id in dropped:
+            self._end(self.trials[trial_id], TrialStatus.STOPPED, now)
+        return dropped
+
     def trials_exhausted(self) -> bool:
         return self.budget.trials is not None and len(self.trials) >= self.budget.trials
 

@@ -117,6 +117,20 @@ class Scheduler(ABC):
         """Whether a new trial may start now (synchronous schedulers may say wait)."""
         return True
 
+    def trials_to_stop(self) -> list[int]:
+        """Paused trials that will never resume (e.g. not promoted when a rung closed).
+
+        Each id is returned once; the method then marks the trial stopped and the backend
+        releases its checkpoint.
+        """
+        return []
+
+    def on_no_new_trials(self) -> bool:
+        """No new trial can start any more (trial budget spent, or the searcher has no
+        configuration left). A synchronous scheduler may close its open rungs with the trials it
+        has; return True if that may have made promotions possible."""
+        return False
+
     def on_trial_start(self, trial_id: int) -> None:  # noqa: B027 - optional hook
         """A new trial was started."""
 
@@ -141,23 +155,23 @@ class Method:
         self._next_trial_id = 0
         self._configs: dict[int, Config] = {}
         self._status: dict[int, TrialStatus] = {}
+        self._dropped: list[int] = []
 
     def suggest(self, allow_new: bool = True) -> Suggestion | None:
         """Work for a free worker, or ``None`` if there is nothing to do right now.
 
         With ``allow_new=False`` (the trial budget is spent) only paused trials may resume.
         """
-        resume_id = self.scheduler.trial_to_resume()
-        if resume_id is not None:
-            if self._status.get(resume_id) != TrialStatus.PAUSED:
-                raise RuntimeError(f"scheduler resumed trial {resume_id}, which is not paused")
-            self._set_status(resume_id, TrialStatus.RUNNING)
-            self.scheduler.on_resume(resume_id)
-            return Suggestion(resume_id, dict(self._configs[resume_id]), resume=True)
-        if not allow_new or not self.scheduler.can_start_trial():
+        resumed = self._resume()
+        if resumed is not None:
+            return resumed
+        if allow_new and not self.scheduler.can_start_trial():
             return None
-        config = self.searcher.propose()
+        config = self.searcher.propose() if allow_new else None
         if config is None:
+            if self.scheduler.on_no_new_trials():
+                return self._resume()
+            self._collect_dropped()
             return None
         trial_id = self._next_trial_id
         self._next_trial_id += 1
@@ -166,6 +180,30 @@ class Method:
         self.searcher.on_trial_start(trial_id, config)
         self.scheduler.on_trial_start(trial_id)
         return Suggestion(trial_id, dict(config))
+
+    def dropped_trials(self) -> list[int]:
+        """Paused trials the scheduler gave up on since the last call (now stopped)."""
+        self._collect_dropped()
+        dropped, self._dropped = self._dropped, []
+        return dropped
+
+    def _resume(self) -> Suggestion | None:
+        self._collect_dropped()
+        resume_id = self.scheduler.trial_to_resume()
+        if resume_id is None:
+            return None
+        if self._status.get(resume_id) != TrialStatus.PAUSED:
+            raise RuntimeError(f"scheduler resumed trial {resume_id}, which is not paused")
+        self._set_status(resume_id, TrialStatus.RUNNING)
+        self.scheduler.on_resume(resume_id)
+        return Suggestion(resume_id, dict(self._configs[resume_id]), resume=True)
+
+    def _collect_dropped(self) -> None:
+        for trial_id in self.scheduler.trials_to_stop():
+            if self._status.get(trial_id) != TrialStatus.PAUSED:
+                raise RuntimeError(f"scheduler dropped trial {trial_id}, which is not paused")
+            self._end(trial_id, TrialStatus.STOPPED)
+            self._dropped.append(trial_id)
 
     def report(self, trial_id: int, epoch: int, value: float) -> Decision:
         """An epoch result; returns whether the trial continues, stops or pauses."""

@@ -1,0 +1,30 @@
+"""DEHB: differential evolution over Hyperband's brackets.
+
+Awad, Mallik, Hutter: "DEHB: Evolutionary Hyperband for Scalable, Robust and Efficient
+Hyperparameter Optimization", IJCAI 2021. Semantics: :mod:`hpo_methods.schedulers.dehb`.
+"""
+
+from __future__ import annotations
+
+from hpo_methods.protocol import Method
+from hpo_methods.schedulers.dehb import DEHBScheduler, DEPopulations
+from hpo_methods.space import SearchSpace
+
+
+def make(
+    space: SearchSpace,
+    max_epochs: int,
+    seed: int,
+    grace_period: int = 1,
+    reduction_factor: float = 3,
+    mutation_factor: float = 0.5,
+    crossover_prob: float = 0.5,
+    max_concurrent_brackets: int | None = None,
+) -> Method:
+    """DE populations per budget, with Hyperband's synchronous brackets deciding the budgets."""
+    sizes = DEHBScheduler.population_sizes(max_epochs, grace_period, reduction_factor)
+    populations = DEPopulations(space, seed, max_epochs, sizes, mutation_factor, crossover_prob)
+    scheduler = DEHBScheduler(
+        max_epochs, seed, populations, grace_period, reduction_factor, max_concurrent_brackets
+    )
+    return Method(populations, scheduler, "dehb")

@@ -1,0 +1,29 @@
+"""Synchronous successive halving over random search.
+
+Karnin, Koren, Somekh: "Almost Optimal Exploration in Multi-Armed Bandits", ICML 2013;
+Jamieson and Talwalkar: "Non-stochastic Best Arm Identification and Hyperparameter
+Optimization", AISTATS 2016. Semantics: :mod:`hpo_methods.schedulers.sh`.
+"""
+
+from __future__ import annotations
+
+from hpo_methods.protocol import Method
+from hpo_methods.schedulers.sh import SuccessiveHalvingScheduler
+from hpo_methods.searchers.random_search import RandomSearcher
+from hpo_methods.space import SearchSpace
+
+
+def make(
+    space: SearchSpace,
+    max_epochs: int,
+    seed: int,
+    grace_period: int = 1,
+    reduction_factor: float = 3,
+    bracket_size: int | None = None,
+    max_concurrent_brackets: int = 1,
+) -> Method:
+    """Random search under synchronous SH, one bracket after another."""
+    scheduler = SuccessiveHalvingScheduler(
+        max_epochs, seed, grace_period, reduction_factor, bracket_size, max_concurrent_brackets
+    )
+    return Method(RandomSearcher(space, seed, max_epochs), scheduler, "sh")

@@ -1,0 +1,344 @@
+"""DEHB: differential evolution on top of Hyperband's brackets.
+
+Awad, Mallik, Hutter: "DEHB: Evolutionary Hyperband for Scalable, Robust and Efficient
+Hyperparameter Optimization", IJCAI 2021. This module follows the paper and the authors' reference
+implementation (github.com/automl/DEHB) with these exact rules:
+
+*Brackets.* Hyperband's bracket table
+(:func:`~hpo_methods.schedulers.hyperband.hyperband_brackets`), brackets s = s_max..0 in turn,
+repeated; the budgets ``b_0 < ... < b_{S-1}`` (S = s_max + 1) are the rungs of bracket s_max,
+and rung k of bracket s trains to budget ``j = S - 1 - s + k``. Each bracket is synchronous:
+its rung k+1 starts only when rung k is complete (every trial reported at its budget or failed).
+When no open bracket has work for a free worker, a new bracket opens (as in the reference
+implementation), up to ``max_concurrent_brackets`` open at once (None: no limit).
+
+*Populations.* One per budget: ``P_j`` holds ``N_j`` members, N_j the largest number of trials any
+bracket runs at b_j (R=81, eta=3: 81, 34, 15, 8, 5), initialised with random configurations of
+fitness +inf (not evaluated). Every job at budget j takes the next member of P_j round-robin as
+its *parent* (DE's target).
+
+*Configurations.* In the first S brackets (the first Hyperband iteration), rung k > 0 promotes as
+in successive halving: the ``n_k`` best trials of the bracket's rung k-1 resume from their
+checkpoints. Every other job is a new trial trained from scratch to ``b_j``:
+
+- a bottom-rung job whose parent is not evaluated yet evaluates the parent itself (so the first
+  bracket is random search under successive halving);
+- otherwise DE/rand/1/bin: the *pool* is the ``n_k`` best evaluated members of ``P_{j-1}`` (rung
+  k > 0) or of ``P_j`` (bottom rung), filled up to 3 with distinct random members of all
+  populations; the mutant is ``a + F (b - c)`` for three distinct random pool members a, b, c
+  (``F = mutation_factor``); coordinates outside [0, 1] are redrawn uniformly; binomial crossover
+  with the parent takes each coordinate from the mutant with probability ``crossover_prob`` and one
+  random coordinate always. The vector is decoded to a configuration (for a finite space: the
+  candidate nearest in the encoded space).
+
+*Selection.* When a trial reports at its budget b_j a finite value no worse than its parent's
+fitness, it replaces the parent in P_j.
+
+*Decisions.* A trial reaching its budget b_j < R pauses in the first Hyperband iteration (it may
+be promoted) and stops afterwards (DEHB never continues a trial there); at R it completes.
+
+*Where the reference implementation differs.* It sizes brackets with
+``floor((s_max + 1) / (s + 1)) * eta^s`` instead of Hyperband's ceil; its first-iteration
+promotions take the best members of ``P_{j-1}`` not already in ``P_j`` (re-training them from
+scratch) where this module promotes the bracket's own best trials and resumes their checkpoints;
+and its very first bottom rung evaluates DE mutants of the random population rather than the
+random population itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpo_methods.protocol import Decision, Scheduler, Searcher, TrialStatus
+from hpo_methods.schedulers.hyperband import hyperband_brackets
+from hpo_methods.space import Config, SearchSpace
+
+MIN_POOL = 3  # rand/1 needs three distinct members
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A new trial's place: bracket, rung k, budget index j, and its rung's size n_k."""
+
+    bracket: int
+    rung: int
+    budget: int
+    size: int
+
+
+@dataclass
+class _Bracket:
+    index: int
+    first_iteration: bool
+    budgets: list[int]  # budget index j of each rung
+    sizes: list[int]
+    current: int = 0
+    issued: int = 0  # new trials started in the current rung
+    members: list[list[int]] = field(default_factory=list)
+    values: list[dict[int, float]] = field(default_factory=list)
+    queue: deque[int] = field(default_factory=deque)
+    finished: bool = False
+
+    def __post_init__(self) -> None:
+        self.members = [[] for _ in self.sizes]
+        self.values = [{} for _ in self.sizes]
+
+    def promotes(self, k: int) -> bool:
+        """Whether rung k resumes the previous rung's best instead of starting new trials."""
+        return self.first_iteration and k > 0
+
+    def has_new_slot(self) -> bool:
+        k = self.current
+        return not self.finished and not self.promotes(k) and self.issued < self.sizes[k]
+
+    def complete(self, k: int) -> bool:
+        if not self.promotes(k) and self.issued < self.sizes[k]:
+            return False
+        return len(self.values[k]) == len(self.members[k])
+
+
+class DEPopulations(Searcher):
+    """DEHB's configuration side: one DE population per budget (see the module docstring)."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        max_epochs: int,
+        sizes: list[int],
+        mutation_factor: float = 0.5,
+        crossover_prob: float = 0.5,
+    ) -> None:
+        super().__init__(space, seed, max_epochs)
+        if not (math.isfinite(mutation_factor) and mutation_factor > 0):
+            raise ValueError(f"mutation_factor must be > 0 (got {mutation_factor})")
+        if not 0 <= crossover_prob <= 1:
+            raise ValueError(f"crossover_prob must be between 0 and 1 (got {crossover_prob})")
+        self.mutation_factor = float(mutation_factor)
+        self.crossover_prob = float(crossover_prob)
+        self._candidates = (
+            space.encode_many(space.candidates) if space.candidates is not None else None
+        )
+        self.population = [
+            space.encode_many([space.sample(self.rng) for _ in range(n)]) for n in sizes
+        ]
+        self.fitness = [np.full(n, math.inf) for n in sizes]
+        self._next_parent = [0] * len(sizes)
+        self.slot_source: DEHBScheduler | None = None
+        self._proposal: tuple[int, int, np.ndarray] | None = None
+        self.jobs: dict[int, tuple[int, int, np.ndarray]] = {}  # trial -> (budget, parent, x)
+
+    def next_parent(self, j: int) -> int:
+        """The next member of P_j, round-robin."""
+        parent = self._next_parent[j]
+        self._next_parent[j] = (parent + 1) % len(self.fitness[j])
+        return parent
+
+    def propose(self) -> Config | None:
+        if self.slot_source is None:
+            raise RuntimeError("DEPopulations needs its DEHBScheduler (slot_source)")
+        slot = self.slot_source.next_slot()
+        j, parent = slot.budget, self.next_parent(slot.budget)
+        if slot.rung == 0 and math.isinf(self.fitness[j][parent]):
+            x = self.population[j][parent]
+        else:
+            pool_budget = j - 1 if slot.rung > 0 else j
+            x = self._offspring(self.population[j][parent], self._pool(pool_budget, slot.size))
+        config, x = self._to_config(x)
+        self._proposal = (j, parent, x)
+        return config
+
+    def on_trial_start(self, trial_id: int, config: Config) -> None:
+        super().on_trial_start(trial_id, config)
+        if self._proposal is None:
+            raise RuntimeError("a DEHB trial started without a proposal")
+        self.jobs[trial_id], self._proposal = self._proposal, None
+
+    def promote(self, trial_id: int, j: int) -> None:
+        """Trial ``trial_id`` resumes to budget j: it gets the next parent of P_j."""
+        self.jobs[trial_id] = (
+            j,
+            self.next_parent(j),
+            self.space.encode(self.trials[trial_id].config),
+        )
+
+    def select(self, trial_id: int, value: float) -> None:
+        """DE selection at the trial's budget (see the module docstring)."""
+        j, parent, x = self.jobs[trial_id]
+        if math.isfinite(value) and value <= self.fitness[j][parent]:
+            self.population[j][parent] = x
+            self.fitness[j][parent] = value
+
+    # -- DE operators -----------------------------------------------------------------------
+
+    def _pool(self, j: int, n: int) -> np.ndarray:
+        fitness = self.fitness[j]
+        evaluated = np.flatnonzero(np.isfinite(fitness))
+        best = evaluated[np.argsort(fitness[evaluated], kind="stable")][:n]
+        pool = self.population[j][best]
+        if len(pool) < MIN_POOL:
+            everyone = np.concatenate(self.population)
+            picks = self.rng.choice(len(everyone), MIN_POOL - len(pool), replace=False)
+            pool = np.concatenate([pool, everyone[picks]])
+        return pool
+
+    def _offspring(self, target: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        a, b, c = pool[self.rng.choice(len(pool), 3, replace=False)]
+        mutant = a + self.mutation_factor * (b - c)
+        outside = (mutant < 0) | (mutant > 1)
+        mutant[outside] = self.rng.random(int(outside.sum()))
+        take = self.rng.random(len(target)) < self.crossover_prob
+        take[self.rng.integers(len(target))] = True
+        return np.where(take, mutant, target)
+
+    def _to_config(self, x: np.ndarray) -> tuple[Config, np.ndarray]:
+        if self._candidates is not None:
+            nearest = int(np.argmin(((self._candidates - x) ** 2).sum(axis=1)))
+            return dict(self.space.candidates[nearest]), self._candidates[nearest].copy()
+        config = self.space.decode(x)
+        return config, self.space.encode(config)
+
+
+class DEHBScheduler(Scheduler):
+    """DEHB's bracket side: synchronous SH slots and decisions (see the module docstring)."""
+
+    def __init__(
+        self,
+        max_epochs: int,
+        seed: int,
+        populations: DEPopulations,
+        grace_period: int = 1,
+        reduction_factor: float = 3,
+        max_concurrent_brackets: int | None = None,
+    ) -> None:
+        super().__init__(max_epochs, seed)
+        if max_concurrent_brackets is not None and max_concurrent_brackets < 1:
+            raise ValueError(
+                f"max_concurrent_brackets must be >= 1 or null (got {max_concurrent_brackets})"
+            )
+        self.max_concurrent_brackets = max_concurrent_brackets
+        self.table = hyperband_brackets(max_epochs, grace_period, reduction_factor)
+        self.budgets = [r.epochs for r in self.table[0].rungs]
+        self.populations = populations
+        populations.slot_source = self
+        self.active: list[_Bracket] = []
+        self.opened = 0
+        self.where: dict[int, tuple[_Bracket, int]] = {}  # trial -> (bracket, rung)
+        self.failed: set[int] = set()
+
+    @staticmethod
+    def population_sizes(
+        max_epochs: int, grace_period: int = 1, reduction_factor: float = 3
+    ) -> list[int]:
+        """N_j: the most trials any Hyperband bracket runs at budget b_j."""
+        table = hyperband_brackets(max_epochs, grace_period, reduction_factor)
+        sizes = {r.epochs: 0 for r in table[0].rungs}
+        for bracket in table:
+            for rung in bracket.rungs:
+                sizes[rung.epochs] = max(sizes[rung.epochs], rung.size)
+        return list(sizes.values())
+
+    # -- slots ------------------------------------------------------------------------------
+
+    def _open_bracket(self) -> _Bracket:
+        hb = self.table[self.opened % len(self.table)]
+        offset = len(self.budgets) - 1 - hb.s
+        bracket = _Bracket(
+            index=self.opened,
+            first_iteration=self.opened < len(self.table),
+            budgets=[offset + k for k in range(len(hb.rungs))],
+            sizes=[r.size for r in hb.rungs],
+        )
+        self.opened += 1
+        self.active.append(bracket)
+        return bracket
+
+    def _bracket_with_slot(self, open_new: bool) -> _Bracket | None:
+        for bracket in self.active:
+            if bracket.has_new_slot():
+                return bracket
+        limit = self.max_concurrent_brackets
+        if limit is not None and len(self.active) >= limit:
+            return None
+        return self._open_bracket() if open_new else None
+
+    def can_start_trial(self) -> bool:
+        if self._bracket_with_slot(open_new=False) is not None:
+            return True
+        limit = self.max_concurrent_brackets
+        return limit is None or len(self.active) < limit
+
+    def next_slot(self) -> Slot:
+        """Where the next new trial goes (opens a bracket if needed)."""
+        bracket = self._bracket_with_slot(open_new=True)
+        if bracket is None:
+            raise RuntimeError("a DEHB trial was proposed while can_start_trial() was False")
+        k = bracket.current
+        return Slot(bracket.index, k, bracket.budgets[k], bracket.sizes[k])
+
+    def on_trial_start(self, trial_id: int) -> None:
+        bracket = self._bracket_with_slot(open_new=False)
+        if bracket is None:
+            raise RuntimeError("a DEHB trial started without a slot")
+        bracket.issued += 1
+        bracket.members[bracket.current].append(trial_id)
+        self.where[trial_id] = (bracket, bracket.current)
+
+    def trial_to_resume(self) -> int | None:
+        for bracket in self.active:
+            if bracket.queue:
+                trial_id = bracket.queue.popleft()
+                self.populations.promote(trial_id, bracket.budgets[bracket.current])
+                return trial_id
+        return None
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
+        bracket, k = self.where[trial_id]
+        budget = self.budgets[bracket.budgets[k]]
+        if epoch < budget:
+            return Decision.CONTINUE
+        if epoch > budget:
+            raise RuntimeError(f"trial {trial_id} reported epoch {epoch} past its budget {budget}")
+        bracket.values[k][trial_id] = value
+        self.populations.select(trial_id, value)
+        self._advance(bracket)
+        if budget >= self.max_epochs:
+            return Decision.CONTINUE
+        return Decision.PAUSE if bracket.first_iteration else Decision.STOP
+
+    def on_end(self, trial_id: int, status: TrialStatus) -> None:
+        if status != TrialStatus.FAILED:
+            return
+        self.failed.add(trial_id)
+        bracket, k = self.where[trial_id]
+        if trial_id in bracket.queue:
+            bracket.queue.remove(trial_id)
+        bracket.values[k].setdefault(trial_id, math.inf)
+        self._advance(bracket)
+
+    def _advance(self, bracket: _Bracket) -> None:
+        while not bracket.finished and bracket.complete(bracket.current):
+            k = bracket.current
+            if k + 1 == len(bracket.sizes):
+                bracket.finished = True
+                break
+            bracket.current, bracket.issued = k + 1, 0
+            if bracket.promotes(k + 1):
+                rung = bracket.values[k]
+                alive = [t for t in rung if math.isfinite(rung[t]) and t not in self.failed]
+                promoted = sorted(alive, key=lambda t: (rung[t], t))[: bracket.sizes[k + 1]]
+                if not promoted:
+                    bracket.finished = True
+                    break
+                bracket.members[k + 1] = promoted
+                bracket.queue.extend(promoted)
+                for t in promoted:
+                    self.where[t] = (bracket, k + 1)
+        if bracket.finished and bracket in self.active:
+            self.active.remove(bracket)

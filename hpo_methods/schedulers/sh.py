@@ -1,0 +1,226 @@
+"""Synchronous successive halving (SH), and the bracket machinery synchronous Hyperband shares.
+
+Karnin, Koren, Somekh: "Almost Optimal Exploration in Multi-Armed Bandits", ICML 2013;
+Jamieson and Talwalkar: "Non-stochastic Best Arm Identification and Hyperparameter
+Optimization", AISTATS 2016.
+
+A *bracket* is a list of rungs ``(epochs_0, n_0), (epochs_1, n_1), ...`` with increasing epochs,
+the last at ``max_epochs``. It runs synchronously:
+
+1. ``n_0`` new trials each train to ``epochs_0`` epochs and pause there.
+2. Rung k is *complete* when every trial sent to it has reported at ``epochs_k`` or failed (a
+   failed trial counts as done with the worst value, +inf). Only then are promotions decided: the
+   ``n_{k+1}`` trials with the lowest value reported at ``epochs_k`` (ties: lower trial id first;
+   failed or non-finite trials are never promoted, so a rung may get fewer trials than planned)
+   resume from their checkpoint, best first, and train on to ``epochs_{k+1}``.
+3. Trials that reach the top rung (``max_epochs``) complete; when the top rung is complete (or a
+   rung has no trial left to promote), the bracket is finished.
+
+While a rung is incomplete, there is no other work in its bracket: a free worker waits
+(``can_start_trial()`` is False and ``trial_to_resume()`` is None). With
+``max_concurrent_brackets > 1`` a free worker that would wait opens the next bracket instead
+(as HpBandSter does), up to that many unfinished brackets at once; work is always taken from the
+oldest bracket that has some. The default, 1, is the textbook algorithm: one bracket at a time,
+the next one starts when the previous one is finished, and so on until the budget ends.
+
+Trials that are not promoted stay paused: the scheduler protocol has no way to end a paused trial.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hpo_methods.protocol import Decision, Scheduler, TrialStatus
+from hpo_methods.schedulers.asha import rung_levels
+
+
+@dataclass(frozen=True)
+class Rung:
+    """A rung of a bracket: ``size`` trials train to ``epochs`` epochs."""
+
+    epochs: int
+    size: int
+
+
+def check_reduction_factor(reduction_factor: float) -> float:
+    """The reduction factor eta as a float; synchronous brackets need eta >= 2."""
+    eta = float(reduction_factor)
+    if not (math.isfinite(eta) and eta >= 2):
+        raise ValueError(f"reduction_factor must be a number >= 2 (got {reduction_factor})")
+    return eta
+
+
+def rung_sizes(bracket_size: int, n_rungs: int, reduction_factor: float) -> list[int]:
+    """``n_k = max(1, floor(n * eta^-k))`` for k = 0 .. n_rungs - 1 (Hyperband's rung sizes)."""
+    if bracket_size < 1:
+        raise ValueError(f"bracket_size must be >= 1 (got {bracket_size})")
+    eta = float(reduction_factor)
+    return [max(1, math.floor(bracket_size * eta**-k + 1e-9)) for k in range(n_rungs)]
+
+
+def sh_bracket(
+    max_epochs: int,
+    grace_period: int = 1,
+    reduction_factor: float = 3,
+    bracket_size: int | None = None,
+) -> list[Rung]:
+    """The rungs of one SH bracket.
+
+    Rung epochs are ``grace_period * eta^k`` below ``max_epochs``, then ``max_epochs`` (as in
+    ASHA). ``bracket_size`` (n) defaults to ``eta^(number of rungs - 1)``, rounded, so exactly
+    one trial reaches the top rung; rung k holds ``max(1, floor(n * eta^-k))`` trials.
+    """
+    eta = check_reduction_factor(reduction_factor)
+    levels = rung_levels(grace_period, eta, max_epochs)
+    n = round(eta ** (len(levels) - 1)) if bracket_size is None else int(bracket_size)
+    sizes = rung_sizes(n, len(levels), eta)
+    return [Rung(e, s) for e, s in zip(levels, sizes, strict=True)]
+
+
+class _Bracket:
+    """One synchronous SH bracket in progress."""
+
+    def __init__(self, index: int, rungs: Sequence[Rung]) -> None:
+        self.index = index
+        self.rungs = list(rungs)
+        self.started = 0  # trials started at the bottom rung
+        self.current = 0  # the rung being filled
+        self.members: list[list[int]] = [[] for _ in self.rungs]
+        self.target: dict[int, int] = {}  # trial -> the rung it trains to (or waits for)
+        self.values: list[dict[int, float]] = [{} for _ in self.rungs]
+        self.queue: deque[int] = deque()  # promoted trials waiting for a worker
+        self.finished = False
+
+    def has_room(self) -> bool:
+        return self.current == 0 and self.started < self.rungs[0].size
+
+    def rung_complete(self, k: int) -> bool:
+        if k == 0 and self.started < self.rungs[0].size:
+            return False
+        return len(self.values[k]) == len(self.members[k])
+
+    def advance(self, failed: set[int]) -> None:
+        """Decide promotions while the current rung is complete (see the module docstring)."""
+        while not self.finished and self.rung_complete(self.current):
+            k = self.current
+            if k + 1 == len(self.rungs):
+                self.finished = True
+                return
+            rung = self.values[k]
+            alive = [t for t in rung if math.isfinite(rung[t]) and t not in failed]
+            ranked = sorted(alive, key=lambda t: (rung[t], t))
+            promoted = ranked[: self.rungs[k + 1].size]
+            if not promoted:
+                self.finished = True
+                return
+            self.current = k + 1
+            self.members[k + 1] = promoted
+            self.target.update((t, k + 1) for t in promoted)
+            self.queue.extend(promoted)
+
+
+class SynchronousBracketScheduler(Scheduler):
+    """Runs synchronous SH brackets one after another; ``bracket(i)`` gives the i-th one's rungs.
+
+    Subclasses define :meth:`bracket`; see the module docstring for the semantics.
+    """
+
+    def __init__(self, max_epochs: int, seed: int, max_concurrent_brackets: int = 1) -> None:
+        super().__init__(max_epochs, seed)
+        if max_concurrent_brackets < 1:
+            raise ValueError(
+                f"max_concurrent_brackets must be >= 1 (got {max_concurrent_brackets})"
+            )
+        self.max_concurrent_brackets = int(max_concurrent_brackets)
+        self.active: list[_Bracket] = []
+        self.brackets_opened = 0
+        self.where: dict[int, _Bracket] = {}  # trial -> its bracket
+        self.failed: set[int] = set()
+
+    def bracket(self, index: int) -> list[Rung]:
+        """The rungs of the ``index``-th bracket (0, 1, ...) of the run."""
+        raise NotImplementedError
+
+    def _check_rungs(self, rungs: Sequence[Rung]) -> None:
+        epochs = [r.epochs for r in rungs]
+        if not rungs or epochs[-1] != self.max_epochs or epochs != sorted(set(epochs)):
+            raise ValueError(f"bracket rungs must increase up to max_epochs (got {epochs})")
+        if epochs[0] < 1 or any(r.size < 1 for r in rungs):
+            raise ValueError(f"bracket rungs need epochs >= 1 and sizes >= 1 (got {rungs})")
+
+    # -- the protocol -----------------------------------------------------------------------
+
+    def can_start_trial(self) -> bool:
+        if any(b.has_room() for b in self.active):
+            return True
+        return len(self.active) < self.max_concurrent_brackets
+
+    def on_trial_start(self, trial_id: int) -> None:
+        bracket = next((b for b in self.active if b.has_room()), None)
+        if bracket is None:
+            if len(self.active) >= self.max_concurrent_brackets:
+                raise RuntimeError("a trial started while can_start_trial() was False")
+            rungs = self.bracket(self.brackets_opened)
+            self._check_rungs(rungs)
+            bracket = _Bracket(self.brackets_opened, rungs)
+            self.brackets_opened += 1
+            self.active.append(bracket)
+        bracket.started += 1
+        bracket.members[0].append(trial_id)
+        bracket.target[trial_id] = 0
+        self.where[trial_id] = bracket
+
+    def trial_to_resume(self) -> int | None:
+        for bracket in self.active:
+            if bracket.queue:
+                return bracket.queue.popleft()
+        return None
+
+    def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
+        bracket = self.where[trial_id]
+        k = bracket.target[trial_id]
+        target = bracket.rungs[k].epochs
+        if epoch < target:
+            return Decision.CONTINUE
+        if epoch > target:
+            raise RuntimeError(f"trial {trial_id} reported epoch {epoch} past its rung {target}")
+        bracket.values[k][trial_id] = value
+        self._advance(bracket)
+        return Decision.CONTINUE if target >= self.max_epochs else Decision.PAUSE
+
+    def on_end(self, trial_id: int, status: TrialStatus) -> None:
+        if status not in (TrialStatus.FAILED, TrialStatus.STOPPED):
+            return
+        self.failed.add(trial_id)
+        bracket = self.where[trial_id]
+        if trial_id in bracket.queue:
+            bracket.queue.remove(trial_id)
+        bracket.values[bracket.target[trial_id]].setdefault(trial_id, math.inf)
+        self._advance(bracket)
+
+    def _advance(self, bracket: _Bracket) -> None:
+        bracket.advance(self.failed)
+        if bracket.finished and bracket in self.active:
+            self.active.remove(bracket)
+
+
+class SuccessiveHalvingScheduler(SynchronousBracketScheduler):
+    """Synchronous successive halving: the same bracket (:func:`sh_bracket`) over and over."""
+
+    def __init__(
+        self,
+        max_epochs: int,
+        seed: int,
+        grace_period: int = 1,
+        reduction_factor: float = 3,
+        bracket_size: int | None = None,
+        max_concurrent_brackets: int = 1,
+    ) -> None:
+        super().__init__(max_epochs, seed, max_concurrent_brackets)
+        self.rungs = sh_bracket(max_epochs, grace_period, reduction_factor, bracket_size)
+
+    def bracket(self, index: int) -> list[Rung]:
+        return self.rungs
