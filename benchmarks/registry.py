@@ -16,8 +16,29 @@ def _tabular(spec: dict[str, Any]) -> Objective:
     return TabularObjective(spec["table"], name=spec.get("name"))
 
 
+def _synthetic(spec: dict[str, Any]) -> Objective:
+    from benchmarks.synthetic import from_spec
+
+    return from_spec(spec)
+
+
+def _real(spec: dict[str, Any]) -> Objective:
+    from benchmarks.real.objective import from_spec  # imports torch: only for kind real
+
+    return from_spec(spec)
+
+
+def _surrogate(spec: dict[str, Any]) -> Objective:
+    from benchmarks.surrogate import from_spec
+
+    return from_spec(spec)
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Objective]] = {
     "tabular": _tabular,
+    "surrogate": _surrogate,
+    "synthetic": _synthetic,
+    "real": _real,
 }
 
 

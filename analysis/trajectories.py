@@ -1,0 +1,193 @@
+"""Incumbent trajectories: the best value found so far, against (simulated) wall-clock time.
+
+Definitions used throughout :mod:`analysis`:
+
+- **Incumbent** of a run at time ``t``: the lowest finite metric value among its reports whose
+  ``time`` (the end of the epoch) is ``<= t``. Before a run's first report it is undefined:
+  **NaN** on a grid. Aggregations over seeds are NaN at a time where any run is still NaN, so an
+  aggregated curve starts once every seed has reported; ranks treat NaN as worse than any value.
+  After a run ends (budget spent, or the method had nothing left) its incumbent stays constant.
+- **Horizon** ``T`` of a benchmark: the largest ``budget.time`` of its runs' config.yaml, or the
+  latest report time when no run has a time budget.
+- **Normalised regret**: ``(v - best) / (worst - best)``. ``best`` is run.json's
+  ``best_known_value`` (for a table: its lowest recorded value); ``worst`` is run.json's
+  ``worst_known_value`` where the objective provides one, else the worst (highest) *first*
+  report of any run of the benchmark in the analysed set: the value of an uninformed first guess
+  at its worst. So regret 0 = the best known value, 1 = no better than that first guess. Regret is
+  not clipped (it is below 0 if a run beats the best known value). Since the fallback ``worst``
+  depends on the runs analysed, :mod:`analysis.regression` stores the references it used.
+- **Area under the curve** (AUC): the time average over ``[0, T]`` of a run's normalised regret,
+  counting regret 1 before its first report; computed exactly from the step function. In [0, 1]
+  when no value beats the best known one; lower is better (good values found early).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.load import Results, ResultsError
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What normalises a benchmark: best and worst reference values and the time horizon."""
+
+    best: float
+    worst: float
+    horizon: float
+
+    def regret(self, values: np.ndarray | pd.DataFrame | float) -> np.ndarray | pd.DataFrame:
+        """Normalised regret of ``values`` (see the module docstring)."""
+        return (values - self.best) / (self.worst - self.best)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"best": self.best, "worst": self.worst, "horizon": self.horizon}
+
+
+def run_steps(reports: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """One run's incumbent as a step function: report times (sorted) and best-so-far values.
+
+    Reports with a non-finite metric are ignored (a failed epoch improves nothing).
+    """
+    values = reports[metric].to_numpy(dtype=float)
+    times = reports["time"].to_numpy(dtype=float)
+    keep = np.isfinite(values)
+    times, values = times[keep], values[keep]
+    order = np.argsort(times, kind="stable")
+    return times[order], np.minimum.accumulate(values[order]) if len(values) else values
+
+
+def value_at(times: np.ndarray, incumbent: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The step function (``times``, ``incumbent``) at ``grid``: forward-filled, NaN before."""
+    idx = np.searchsorted(times, grid, side="right") - 1
+    out = np.full(len(grid), np.nan)
+    ok = idx >= 0
+    out[ok] = incumbent[idx[ok]]
+    return out
+
+
+def references(results: Results) -> dict[str, Reference]:
+    """The :class:`Reference` of every benchmark in ``results``."""
+    refs = {}
+    for benchmark, runs in results.runs.groupby("benchmark"):
+        reports = results.reports[results.reports["benchmark"] == benchmark]
+        metric = runs["metric"].iloc[0]
+        best = _agreed(runs["best_known_value"])
+        if math.isnan(best):  # no known best: the best any analysed run found
+            best = float(np.nanmin(reports[metric].to_numpy(dtype=float)))
+        worst = _agreed(runs["worst_known_value"])
+        if math.isnan(worst):
+            worst = _worst_first_report(reports, metric)
+        if not worst > best:
+            raise ResultsError(
+                f"benchmark '{benchmark}': the worst reference {worst:.6g} is not above the best "
+                f"known value {best:.6g}, so regret cannot be normalised"
+            )
+        budgets = runs["budget_time"].to_numpy(dtype=float)
+        horizon = (
+            float(np.nanmax(budgets))
+            if np.isfinite(budgets).any()
+            else float(reports["time"].max())
+        )
+        refs[str(benchmark)] = Reference(best, worst, horizon)
+    return refs
+
+
+def _agreed(column: pd.Series) -> float:
+    values = column.dropna().unique()
+    return float(min(values)) if len(values) else math.nan
+
+
+def _worst_first_report(reports: pd.DataFrame, metric: str) -> float:
+    finite = reports[np.isfinite(reports[metric].to_numpy(dtype=float))]
+    if finite.empty:
+        return math.nan
+    first = finite.sort_values("time", kind="stable").groupby(["method", "seed"]).first()
+    return float(first[metric].max())
+
+
+def time_grid(first_time: float, horizon: float, n: int = 200, log: bool = True) -> np.ndarray:
+    """``n`` times up to ``horizon``: log-spaced from ``first_time`` (> 0), or linear from 0."""
+    if not horizon > 0:
+        raise ResultsError(f"the time horizon must be positive (got {horizon})")
+    if not log:
+        return np.linspace(0.0, horizon, n)
+    start = first_time if 0 < first_time < horizon else horizon * 1e-4
+    return np.geomspace(start, horizon, n)
+
+
+def benchmark_grid(
+    results: Results, benchmark: str, ref: Reference, n: int = 200, log: bool = True
+) -> np.ndarray:
+    """A common time grid for ``benchmark``; a log grid starts at its earliest report."""
+    times = results.reports.loc[results.reports["benchmark"] == benchmark, "time"]
+    positive = times[times > 0]
+    first = float(positive.min()) if len(positive) else 0.0
+    return time_grid(first, ref.horizon, n, log)
+
+
+def incumbent_grid(results: Results, benchmark: str, grid: np.ndarray) -> pd.DataFrame:
+    """Incumbents of every run of ``benchmark`` on ``grid``: rows (method, seed), columns grid."""
+    runs = results.runs[results.runs["benchmark"] == benchmark]
+    if runs.empty:
+        raise ResultsError(f"no runs of benchmark '{benchmark}'")
+    metric = runs["metric"].iloc[0]
+    reports = results.reports[results.reports["benchmark"] == benchmark]
+    groups = dict(iter(reports.groupby(["method", "seed"])))
+    rows, index = [], []
+    for method, seed in zip(runs["method"], runs["seed"], strict=True):
+        run_reports = groups.get((method, seed))
+        if run_reports is None:
+            rows.append(np.full(len(grid), np.nan))
+        else:
+            rows.append(value_at(*run_steps(run_reports, metric), grid))
+        index.append((method, seed))
+    return pd.DataFrame(
+        np.vstack(rows),
+        index=pd.MultiIndex.from_tuples(index, names=["method", "seed"]),
+        columns=pd.Index(grid, name="time"),
+    )
+
+
+def area_under_regret(times: np.ndarray, incumbent: np.ndarray, ref: Reference) -> float:
+    """Exact time average over [0, horizon] of normalised regret (1 before the first report)."""
+    horizon = ref.horizon
+    keep = times <= horizon
+    times, regret = times[keep], np.asarray(ref.regret(incumbent[keep]), dtype=float)
+    if len(times) == 0:
+        return 1.0
+    edges = np.append(times, horizon)
+    area = times[0] * 1.0 + float(np.sum(regret * np.diff(edges)))
+    return area / horizon
+
+
+def run_metrics(results: Results, refs: dict[str, Reference] | None = None) -> pd.DataFrame:
+    """Per run: final incumbent (at the horizon), its normalised regret, and the regret AUC."""
+    refs = refs if refs is not None else references(results)
+    groups = dict(iter(results.reports.groupby(["benchmark", "method", "seed"])))
+    rows = []
+    for run in results.runs.itertuples(index=False):
+        if run.benchmark not in refs:
+            raise ResultsError(f"no reference values for benchmark '{run.benchmark}'")
+        ref = refs[run.benchmark]
+        reports = groups.get((run.benchmark, run.method, run.seed))
+        if reports is None:
+            times, inc = np.empty(0), np.empty(0)
+        else:
+            times, inc = run_steps(reports, run.metric)
+        final = value_at(times, inc, np.array([ref.horizon]))[0]
+        rows.append(
+            {
+                "benchmark": run.benchmark,
+                "method": run.method,
+                "seed": run.seed,
+                "final": float(final),
+                "regret": float(ref.regret(final)),
+                "auc": area_under_regret(times, inc, ref),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,178 @@
+"""Collection of real learning curves into a table, on tiny data the tests write themselves."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+from hpo_methods.space import SearchSpace
+from surrogates.collect import (
+    SPACE_SPEC,
+    CollectError,
+    Settings,
+    curve_jobs,
+    curve_path,
+    design,
+    main,
+    merge,
+    parse_shard,
+    run,
+    status,
+)
+from surrogates.table import TableError, load_table
+from tests.cifar_fakes import accept_fake_batches, write_batches, write_jpegs
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = write_jpegs(tmp_path_factory.mktemp("jpeg"), per_class=5)
+    path = root.parent / "cifar10-jpeg.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(root / "train", arcname="train")
+    return path
+
+
+def tiny(data: Path, **changes) -> Settings:
+    """3 configurations, the first with 2 seeds: 4 curves of 2 epochs."""
+    base = dict(data=str(data), n_train=24, n_val=16, epochs=2, configs=3,
+                multi_seed_configs=1, seeds=2)
+    return Settings(**{**base, **changes})
+
+
+def test_design_is_a_seeded_sobol_sample_of_legal_configurations():
+    space = SearchSpace.from_spec(SPACE_SPEC)
+    configs = design(space, 200, seed=0)
+    assert len(configs) == 200 and configs == design(space, 200, seed=0)
+    assert configs != design(space, 200, seed=1)
+    for c in configs:
+        space.validate(c)
+    assert len({space.key(c) for c in configs}) == 200
+    # a low-discrepancy design covers every fifth of each numeric range
+    rates = np.log10([c["learning_rate"] for c in configs])
+    assert np.histogram(rates, bins=5, range=(-5, -1))[0].min() >= 35
+    assert {c["activation"] for c in configs} == {"ReLU", "LeakyReLU", "Softplus"}
+
+
+def test_curve_jobs_and_shards():
+    settings = Settings(data="x", configs=200, multi_seed_configs=20, seeds=3)
+    jobs = curve_jobs(settings)
+    assert len(jobs) == 240 and len(set(jobs)) == 240
+    assert jobs[:2] == [(0, 0), (1, 0)] and jobs[200] == (0, 1) and jobs[-1] == (19, 2)
+    assert parse_shard("1/2") == (1, 2)
+    for bad in ("2/2", "1", "a/b", "0/0"):
+        with pytest.raises(CollectError, match="--shard"):
+            parse_shard(bad)
+
+
+def test_run_skips_finished_curves_and_merges_to_a_valid_table(archive, tmp_path):
+    work = tmp_path / "work"
+    settings = tiny(archive)
+    assert run(work, settings, (0, 2), None, "cmd shard 0") == 2  # curves (0,0) and (2,0)
+    assert status(work)["done"] == 2
+    with pytest.raises(CollectError, match="2 of 4 curves are not collected yet"):
+        merge(work, tmp_path / "table")
+    assert run(work, settings, (1, 2), None, "cmd shard 1") == 2
+    first = curve_path(work, 0, 0)
+    stamp = first.stat().st_mtime_ns
+    assert run(work, settings, (0, 1), None, "rerun") == 0  # everything is done: nothing runs
+    assert first.stat().st_mtime_ns == stamp
+    first.unlink()  # lost (e.g. killed before it was written): only this curve runs again
+    (work / "curves" / ".config=00001_seed=0.parquet.tmp").write_bytes(b"half a file")
+    assert run(work, settings, (0, 1), None, "rerun") == 1
+
+    table = load_table(merge(work, tmp_path / "table", name="tiny"))
+    frame = table.frame
+    assert len(frame) == 4 * 2 and table.name == "tiny" and table.max_epochs == 2
+    assert sorted(set(zip(frame.config_id, frame.seed, strict=True))) == [
+        (0, 0), (0, 1), (1, 0), (2, 0)]
+    assert frame["val_error"].between(0, 1).all() and (frame["epoch_time"] > 0).all()
+    assert np.isfinite(frame["train_loss"]).all() and (frame["diverged"] == 0).all()
+    curve = frame[(frame.config_id == 0) & (frame.seed == 1)]
+    assert curve["cumulative_time"].tolist() == pytest.approx(curve["epoch_time"].cumsum())
+    prov = table.meta["provenance"]
+    assert prov["commands"] == ["cmd shard 0", "cmd shard 1", "rerun"]
+    assert (prov["model"], prov["n_train"], prov["n_val"]) == ("resnet8", 24, 16)
+    assert prov["complete"] and prov["curves"] == 4 and prov["configs"] == 3
+    assert prov["hardware"]["cpu_count"] >= 1 and "torch" in prov["versions"]
+    assert prov["total_wall_time_s"] > 0 and prov["date"]
+
+
+def test_resume_with_other_settings_is_refused(archive, tmp_path):
+    work = tmp_path / "work"
+    run(work, tiny(archive, configs=1, seeds=1), (0, 1), None, "first")
+    with pytest.raises(CollectError, match="collected with n_val=16, not 8"):
+        run(work, tiny(archive, configs=1, seeds=1, n_val=8), (0, 1), None, "second")
+    assert main(["run", "--workdir", str(work), "--data", str(archive), "--n-train", "24",
+                 "--n-val", "8", "--epochs", "2", "--configs", "1", "--seeds", "1",
+                 "--multi-seed-configs", "0"]) == 2
+
+
+def test_broken_or_foreign_files_are_rejected_by_name(tmp_path, archive):
+    work = tmp_path / "work"
+    run(work, tiny(archive, configs=1, seeds=1), (0, 1), None, "first")
+    good = curve_path(work, 0, 0)
+    good.write_bytes(good.read_bytes()[:50])  # truncated
+    with pytest.raises(TableError, match=r"config=00000_seed=0\.parquet: not a readable Parquet"):
+        merge(work, tmp_path / "table")
+    pd.DataFrame({"config_id": [0], "seed": [0], "epoch": [1]}).to_parquet(good)
+    with pytest.raises(TableError, match="not a curve of this collection"):
+        run(work, tiny(archive, configs=1, seeds=1), (0, 1), None, "again")
+    (work / "settings.json").write_text(json.dumps({"colour": "blue"}))
+    with pytest.raises(CollectError, match="not a collection settings file"):
+        status(work)
+    with pytest.raises(CollectError, match="is not a collection working folder"):
+        merge(tmp_path / "empty", tmp_path / "table")
+
+
+def test_the_torchvision_layout_collects_too(tmp_path):
+    write_batches(tmp_path / "data", per_batch=8)
+    settings = tiny(tmp_path / "data", configs=1, seeds=1, multi_seed_configs=0)
+    with accept_fake_batches():
+        assert run(tmp_path / "work", settings, (0, 1), None, "tv") == 1
+    assert len(load_table(merge(tmp_path / "work", tmp_path / "t")).frame) == 2
+
+
+def test_cli_reports_errors_in_one_line(tmp_path, capsys):
+    assert main(["run", "--workdir", str(tmp_path / "w"), "--data", str(tmp_path / "none"),
+                 "--shard", "3/2"]) == 2
+    assert "--shard 3/2: need 0 <= i < n" in capsys.readouterr().err
+    assert main(["run", "--workdir", str(tmp_path / "w"), "--data", str(tmp_path / "none"),
+                 "--epochs", "1", "--configs", "1", "--multi-seed-configs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: CIFAR-10 data not found") and err.count("\n") == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+
+
+def test_summary_of_a_hand_made_landscape():
+    from surrogates.collect import summarize
+
+    rows = []
+    finals = {(0, 0): 0.5, (1, 0): 0.6, (2, 0): 0.7, (0, 1): 0.52, (1, 1): 0.58}
+    batch = {0: 8, 1: 16, 2: 32}
+    for (cid, seed), final in finals.items():
+        for epoch in (1, 2):
+            rows.append({"config_id": cid, "seed": seed, "epoch": epoch,
+                         "batch_size": batch[cid], "diverged": 0.0,
+                         "val_error": final if epoch == 2 else 0.9,
+                         "epoch_time": 32.0 / batch[cid]})  # time proportional to 1/batch
+    out = summarize(pd.DataFrame(rows))
+    assert out["configs"] == 3 and out["curves"] == 5 and out["diverged_curves"] == 0
+    assert out["final_val_error_seed0"] == {"best": 0.5, "q25": 0.55, "median": 0.6,
+                                            "q75": 0.65, "worst": 0.7}
+    noise = out["seed_noise"]
+    assert noise["configs"] == 2 and noise["seeds"] == 2
+    assert noise["mean_std_final_error"] == pytest.approx(0.02 / np.sqrt(2), abs=1e-4)
+    assert noise["seed0_vs_seed1_spearman"] == 1.0
+    assert noise["range_of_config_means"] == pytest.approx(0.08)
+    assert out["epoch_time_loglog_slope_vs_batch_size"] == pytest.approx(-1.0)
+    assert out["median_epoch_time_by_batch_size"] == {"[8, 16)": 4.0, "[16, 32)": 2.0,
+                                                      "[32, 64)": 1.0}
