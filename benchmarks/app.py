@@ -60,6 +60,7 @@ def _execute(cfg, settings: RunSettings, objective, method, folder: Path) -> dic
             "backend": settings.backend,
             "objective": objective.describe(),
             "best_known_value": objective.best_known_value(),
+            "worst_known_value": objective.worst_known_value(),
         },
     )
     progress = _ProgressLine(folder) if sys.stderr.isatty() else None

@@ -72,6 +72,10 @@ class Objective(ABC):
         """The best value of ``metric`` known for this problem (for normalised regret)."""
         return None
 
+    def worst_known_value(self) -> float | None:
+        """A fixed worst reference of ``metric`` (normalised regret is 1 there)."""
+        return None
+
     def describe(self) -> dict:
         """What results files record about this objective."""
         return {"name": self.name, "max_epochs": self.max_epochs, "metric": self.metric}

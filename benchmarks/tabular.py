@@ -79,6 +79,9 @@ class TabularObjective(Objective):
     def best_known_value(self) -> float:
         return float(self.table.frame[self.metric].min())
 
+    def worst_known_value(self) -> float:
+        return float(self.table.frame[self.metric].max())
+
     def describe(self) -> dict:
         return {
             **super().describe(),
