@@ -6,6 +6,9 @@ loop (no results folder). Also prints what the runs did: epochs, trials, how the
 mean final best validation error.
 
     python scripts/bench_schedulers.py [--repeats 20] [--methods sh hyperband ...]
+
+The default methods are model-free (target: < 0.3 s per run). Model-based methods run with
+``--methods``, e.g. ``--methods hypertune --repeats 5`` (target: < 20 s per run).
 """
 
 from __future__ import annotations

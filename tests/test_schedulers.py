@@ -18,7 +18,12 @@ from hpo_methods.schedulers.async_hyperband import AsyncHyperbandScheduler, brac
 from hpo_methods.schedulers.dehb import DEHBScheduler
 from hpo_methods.schedulers.hyperband import HyperbandScheduler, hyperband_brackets
 from hpo_methods.schedulers.median_stopping import MedianStoppingScheduler
-from hpo_methods.schedulers.sh import Rung, SuccessiveHalvingScheduler, sh_bracket
+from hpo_methods.schedulers.sh import (
+    Rung,
+    SuccessiveHalvingScheduler,
+    closed_rung_sizes,
+    sh_bracket,
+)
 from hpo_methods.searchers.random_search import RandomSearcher
 from hpo_methods.space import SearchSpace
 from tests.tables import synthetic_table
@@ -79,12 +84,18 @@ def test_sh_promotes_the_best_third_when_the_rung_is_complete():
     assert method.report(8, 1, values[8]) == Decision.PAUSE
     # The 3 best at epoch 1: trial 3 (0.1), trial 1 (0.2), trial 5 (0.3), resumed best first.
     assert _resumes(method) == [3, 1, 5]
+    # The other six are given up (ranked order), once, and are stopped for the searcher too.
+    assert method.dropped_trials() == [8, 0, 7, 4, 6, 2]
+    assert method.dropped_trials() == []
+    assert method.searcher.trials[8].status == TrialStatus.STOPPED
+    assert sorted(t.trial_id for t in method.searcher.pending()) == [1, 3, 5]
     assert method.suggest() is None
     # Epoch 2 continues; epoch 3 is the next rung. Values there: 3 -> 0.05, 1 -> 0.15, 5 -> 0.01.
     for t, v in [(3, 0.05), (1, 0.15), (5, 0.01)]:
         assert method.report(t, 2, 0.5) == Decision.CONTINUE
         assert method.report(t, 3, v) == Decision.PAUSE
     assert _resumes(method) == [5]  # floor(3 / 3) = 1: the best at epoch 3
+    assert method.dropped_trials() == [3, 1]
     assert _train(method, 5, range(4, 9), 0.01) == [Decision.CONTINUE] * 5
     assert method.suggest() is None  # the top rung is not complete yet: no new bracket
     method.report(5, 9, 0.01)
@@ -133,6 +144,58 @@ def test_max_concurrent_brackets_opens_the_next_bracket_for_idle_workers():
     for t in range(9):
         method.report(t, 1, 1 - t / 100)
     assert _resumes(method) == [8, 7, 6]
+
+
+def test_closed_rung_sizes():
+    full = [Rung(1, 81), Rung(3, 27), Rung(9, 9), Rung(27, 3), Rung(81, 1)]
+    # 40 trials: floor(40/3) = 13, floor(13/3) = 4, floor(4/3) = 1, then max(1, 0) = 1.
+    assert [r.size for r in closed_rung_sizes(full, 40, 3)] == [40, 13, 4, 1, 1]
+    assert [r.size for r in closed_rung_sizes(full, 2, 3)] == [2, 1, 1, 1, 1]
+    assert closed_rung_sizes(full, 81, 3) == full  # a full rung keeps the planned sizes
+    # Never more than planned: Hyperband's s=1 bracket of R=9 is (5 at 3, 1 at 9).
+    assert [r.size for r in closed_rung_sizes([Rung(3, 5), Rung(9, 1)], 4, 3)] == [4, 1]
+    assert [r.size for r in closed_rung_sizes([Rung(2, 8), Rung(4, 4)], 7, 2)] == [7, 3]
+    with pytest.raises(ValueError, match="at least one trial"):
+        closed_rung_sizes(full, 0, 3)
+
+
+def test_sh_no_new_trials_closes_the_bottom_rung_with_the_trials_it_has():
+    method = _method(SuccessiveHalvingScheduler(9, 0))  # rungs 9 at 1, 3 at 3, 1 at 9
+    _start(method, 5)
+    for t, v in [(0, 0.5), (1, 0.2), (2, 0.9), (3, 0.4)]:
+        method.report(t, 1, v)
+    # The budget is spent: the rung closes with its 5 trials, but trial 4 still runs.
+    assert method.suggest(allow_new=False) is None
+    assert method.scheduler.active[0].rungs == [Rung(1, 5), Rung(3, 1), Rung(9, 1)]
+    method.report(4, 1, 0.3)
+    assert _resumes(method) == [1]  # floor(5 / 3) = 1: the best at epoch 1
+    assert method.dropped_trials() == [4, 3, 0, 2]
+    _train(method, 1, range(2, 4), 0.1)
+    assert _resumes(method) == [1]  # rung 3 -> 9: max(1, floor(1 / 3)) = 1
+    assert _train(method, 1, range(4, 10), 0.1) == [Decision.CONTINUE] * 6
+    method.complete(1)
+    assert method.searcher.pending() == []
+    assert method.scheduler.active == []
+
+
+def test_sh_on_no_new_trials_says_when_promotions_became_possible():
+    scheduler = SuccessiveHalvingScheduler(9, 0)
+    method = _method(scheduler)
+    _start(method, 2)
+    assert scheduler.on_no_new_trials() is False  # closed, but nobody has reported yet
+    method.report(0, 1, 0.5)
+    method.report(1, 1, 0.4)
+    assert scheduler.trial_to_resume() == 1
+    assert scheduler.trials_to_stop() == [0]
+    assert scheduler.on_no_new_trials() is False  # nothing left to close
+    # A full bottom rung is left alone; closing a rung whose trials all reported promotes now.
+    scheduler = SuccessiveHalvingScheduler(9, 0)
+    method = _method(scheduler)
+    _start(method, 4)
+    for t in range(4):
+        method.report(t, 1, 0.1 * (4 - t))
+    assert scheduler.on_no_new_trials() is True
+    assert scheduler.trial_to_resume() == 3
 
 
 @pytest.mark.parametrize(
@@ -367,6 +430,58 @@ def test_sh_end_to_end_promotes_the_best_of_each_bracket(objective):
     assert paused == 6 * (9 + 3)
 
 
+def _statuses(result) -> Counter:
+    return Counter(row["status"] for row in result.trials)
+
+
+@pytest.mark.parametrize("n_workers", [1, 4])
+def test_sh_bracket_ends_with_one_completed_and_eight_stopped(objective, n_workers):
+    method = make_method("sh", objective.space, objective.max_epochs, 0)
+    result = SimulatedBackend(method, objective, n_workers, Budget(trials=9), 0).run()
+    assert result.ended_by == "trials"
+    assert _statuses(result) == {"stopped": 8, "completed": 1}
+    assert all(row["end_time"] >= row["start_time"] for row in result.trials)
+    assert method.searcher.pending() == []
+
+
+def test_sh_trial_budget_below_the_rung_size_still_trains_the_best_to_max_epochs(objective):
+    result = _run(objective, "sh", 0, Budget(trials=5))  # the bottom rung would hold 9
+    assert result.ended_by == "trials"
+    first = {r["trial_id"]: r["val_error"] for r in result.reports if r["epoch"] == 1}
+    best = min(first, key=lambda t: (first[t], t))
+    epochs = _epochs_by_trial(result.reports)
+    # 5 trials x 1 epoch, then the best alone to 3 and to 9: 5 + 2 + 6 epochs.
+    assert {t: len(e) for t, e in epochs.items()} == {t: 9 if t == best else 1 for t in range(5)}
+    assert result.summary["epochs"] == 13
+    assert _statuses(result) == {"stopped": 4, "completed": 1}
+
+
+@pytest.fixture(scope="module")
+def small_table(tmp_path_factory) -> TabularObjective:
+    return TabularObjective(synthetic_table(tmp_path_factory.mktemp("s") / "t", 20, 9))
+
+
+@pytest.mark.parametrize(
+    ("name", "epochs", "completed"),
+    [
+        # Brackets of 9, 9 and the last 2 configurations (closed: 2 at 1, 1 at 3, 1 at 9):
+        # 2 * (9 + 3*2 + 6) + (2 + 2 + 6) = 52 epochs, each bracket's best completes.
+        ("sh", 52, 3),
+        # Cycle (9, 3, 1) + (5, 1) + (3): 17 trials, 69 epochs, 5 completed; then bracket s=2
+        # with the last 3 (closed: 3 at 1, 1 at 3, 1 at 9): 3 + 2 + 6 epochs, 1 completed.
+        ("hyperband", 80, 6),
+    ],
+)
+def test_finite_table_runs_every_bracket_that_can_finish(small_table, name, epochs, completed):
+    method = make_method(name, small_table.space, small_table.max_epochs, 0)
+    result = SimulatedBackend(method, small_table, 4, Budget(time=1e9), 0).run()
+    assert result.ended_by == "method"
+    assert result.summary["trials"] == 20
+    assert result.summary["epochs"] == epochs
+    assert _statuses(result) == {"completed": completed, "stopped": 20 - completed}
+    assert method.searcher.pending() == []
+
+
 def test_hyperband_end_to_end_two_cycles(objective):
     # R=9, eta=3: brackets (9 at 1, 3 at 3, 1 at 9), (5 at 3, 1 at 9), (3 at 9): 17 trials and
     # 21 + 21 + 27 = 69 epochs per cycle.
@@ -413,11 +528,13 @@ def test_dehb_first_iteration_is_hyperband_then_de_takes_over():
     np.testing.assert_allclose(pops.fitness[0], np.arange(9) / 10)
     # Successive halving: the best 3 resume (checkpoints) and take P_1's parents 0, 1, 2.
     assert _resumes(m) == [0, 1, 2]
+    assert m.dropped_trials() == [3, 4, 5, 6, 7, 8]  # never promoted: stopped
     for t, v in [(0, 0.5), (1, 0.4), (2, 0.3)]:
         assert _train(m, t, range(2, 4), v) == [Decision.CONTINUE, Decision.PAUSE]
     np.testing.assert_allclose(pops.fitness[1], [0.5, 0.4, 0.3, np.inf, np.inf])
     np.testing.assert_allclose(pops.population[1][:3], [_x(m, t) for t in (0, 1, 2)])
     assert _resumes(m) == [2]
+    assert m.dropped_trials() == [1, 0]
     _train(m, 2, range(4, 10), 0.2)
     m.complete(2)
     assert pops.fitness[2][0] == 0.2
@@ -434,6 +551,7 @@ def test_dehb_first_iteration_is_hyperband_then_de_takes_over():
     np.testing.assert_allclose(pops.fitness[1], [0.45, 0.4, 0.3, 0.6, 0.7])
     np.testing.assert_allclose(pops.population[1][0], _x(m, 11))
     assert _resumes(m) == [13]  # the bracket's best at 3 epochs
+    assert m.dropped_trials() == [11, 9, 10, 12]
     _train(m, 13, range(4, 10), 0.25)
     m.complete(13)
     # Trials 2 and 13 took P_2's parents 0 and 1. Bracket 2 (s=0): parent 2 is unevaluated
@@ -484,3 +602,22 @@ def test_dehb_mutation_and_crossover():
         assert (pops._offspring(target, pool) != target).sum() == 1
     with pytest.raises(ValueError, match="crossover_prob"):
         _dehb(crossover_prob=1.5)
+
+
+def test_dehb_trial_budget_closes_the_first_bracket(objective):
+    method = make_method("dehb", objective.space, objective.max_epochs, 0)
+    result = SimulatedBackend(method, objective, 4, Budget(trials=5), 0).run()
+    # Bracket s=2 closed with 5 trials: 5 at 1 epoch, the best to 3, then to 9.
+    assert result.summary["epochs"] == 5 + 2 + 6
+    assert _statuses(result) == {"completed": 1, "stopped": 4}
+    assert method.searcher.pending() == []
+
+
+def test_dehb_later_iterations_are_not_closed():
+    m = _dehb(max_concurrent_brackets=1)
+    m.scheduler.opened = len(m.scheduler.table)  # skip the first iteration: s=2 of the second
+    _start(m, 4)
+    assert m.scheduler.on_no_new_trials() is False  # rung 1 needs new trials: nothing to close
+    assert m.scheduler.active[0].sizes == [9, 3, 1]
+    assert [m.report(t, 1, 0.5) for t in range(4)] == [Decision.STOP] * 4
+    assert m.suggest(allow_new=False) is None

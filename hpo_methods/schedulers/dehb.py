@@ -35,7 +35,17 @@ checkpoints. Every other job is a new trial trained from scratch to ``b_j``:
 fitness, it replaces the parent in P_j.
 
 *Decisions.* A trial reaching its budget b_j < R pauses in the first Hyperband iteration (it may
-be promoted) and stops afterwards (DEHB never continues a trial there); at R it completes.
+be promoted) and stops afterwards (DEHB never continues a trial there); at R it completes. A
+first-iteration trial that is not promoted when its rung's promotions are decided is returned
+(once) by ``trials_to_stop()``, so the method marks it stopped.
+
+*No new trials* (trial budget spent): a first-iteration bracket still filling its bottom rung is
+closed with the ``n >= 1`` trials it has, and its rung k+1 then promotes
+``min(planned n_{k+1}, max(1, floor(n_k / eta)))`` trials, as in
+:mod:`hpo_methods.schedulers.sh`, so its best trial still reaches R. Brackets of later
+iterations start a new trial for every job, so they cannot go on without new trials and are left
+as they are. (DE's proposals never run out, even on a finite space, so only the trial budget
+triggers this.)
 
 *Where the reference implementation differs.* It sizes brackets with
 ``floor((s_max + 1) / (s + 1)) * eta^s`` instead of Hyperband's ceil; its first-iteration
@@ -94,6 +104,16 @@ class _Bracket:
     def has_new_slot(self) -> bool:
         k = self.current
         return not self.finished and not self.promotes(k) and self.issued < self.sizes[k]
+
+    def close(self, reduction_factor: float) -> bool:
+        """Close a first-iteration bottom rung still being filled; False if there is none."""
+        if not (self.first_iteration and self.current == 0 and 0 < self.issued < self.sizes[0]):
+            return False
+        self.sizes[0] = self.issued
+        for k in range(1, len(self.sizes)):
+            reduced = max(1, math.floor(self.sizes[k - 1] / reduction_factor + 1e-9))
+            self.sizes[k] = min(self.sizes[k], reduced)
+        return True
 
     def complete(self, k: int) -> bool:
         if not self.promotes(k) and self.issued < self.sizes[k]:
@@ -221,6 +241,7 @@ class DEHBScheduler(Scheduler):
                 f"max_concurrent_brackets must be >= 1 or null (got {max_concurrent_brackets})"
             )
         self.max_concurrent_brackets = max_concurrent_brackets
+        self.eta = float(reduction_factor)
         self.table = hyperband_brackets(max_epochs, grace_period, reduction_factor)
         self.budgets = [r.epochs for r in self.table[0].rungs]
         self.populations = populations
@@ -229,6 +250,7 @@ class DEHBScheduler(Scheduler):
         self.opened = 0
         self.where: dict[int, tuple[_Bracket, int]] = {}  # trial -> (bracket, rung)
         self.failed: set[int] = set()
+        self._to_stop: list[int] = []
 
     @staticmethod
     def population_sizes(
@@ -296,6 +318,20 @@ class DEHBScheduler(Scheduler):
                 return trial_id
         return None
 
+    def trials_to_stop(self) -> list[int]:
+        stop = [t for t in self._to_stop if t not in self.failed]
+        self._to_stop = []
+        return stop
+
+    def on_no_new_trials(self) -> bool:
+        """Close a first-iteration bracket still filling its bottom rung (module docstring)."""
+        closed = False
+        for bracket in list(self.active):
+            if bracket.close(self.eta):
+                closed = True
+                self._advance(bracket)
+        return closed and any(b.queue for b in self.active)
+
     # -- reports ----------------------------------------------------------------------------
 
     def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
@@ -332,7 +368,9 @@ class DEHBScheduler(Scheduler):
             if bracket.promotes(k + 1):
                 rung = bracket.values[k]
                 alive = [t for t in rung if math.isfinite(rung[t]) and t not in self.failed]
-                promoted = sorted(alive, key=lambda t: (rung[t], t))[: bracket.sizes[k + 1]]
+                ranked = sorted(alive, key=lambda t: (rung[t], t))
+                promoted = ranked[: bracket.sizes[k + 1]]
+                self._to_stop.extend(ranked[len(promoted) :])  # paused, never resumed
                 if not promoted:
                     bracket.finished = True
                     break

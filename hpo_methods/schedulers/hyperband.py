@@ -10,7 +10,9 @@ With ``R = max_epochs``, ``r_min = grace_period`` and ``eta = reduction_factor``
 (i = 0..s) trains ``n_i = floor(n * eta^-i)`` trials to ``r_i = R * eta^(i - s)`` epochs, rounded
 half up to whole epochs. Each bracket is a synchronous successive halving run
 (:mod:`hpo_methods.schedulers.sh`); brackets run in the order s = s_max, ..., 0 and then the
-cycle repeats until the budget ends.
+cycle repeats until the budget ends. Trials not promoted are stopped when their rung closes, and
+when no new trial can start the bracket still filling its bottom rung is closed with the trials it
+has (both as in :mod:`hpo_methods.schedulers.sh`).
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class HyperbandScheduler(SynchronousBracketScheduler):
         reduction_factor: float = 3,
         max_concurrent_brackets: int = 1,
     ) -> None:
-        super().__init__(max_epochs, seed, max_concurrent_brackets)
+        super().__init__(max_epochs, seed, max_concurrent_brackets, reduction_factor)
         self.brackets = hyperband_brackets(max_epochs, grace_period, reduction_factor)
 
     def bracket(self, index: int) -> list[Rung]:

@@ -23,7 +23,17 @@ While a rung is incomplete, there is no other work in its bracket: a free worker
 oldest bracket that has some. The default, 1, is the textbook algorithm: one bracket at a time,
 the next one starts when the previous one is finished, and so on until the budget ends.
 
-Trials that are not promoted stay paused: the scheduler protocol has no way to end a paused trial.
+*Trials not promoted* are given up when their rung's promotions are decided: they are returned
+(once) by ``trials_to_stop()``, so the method marks them stopped and the backend releases their
+checkpoints. A bracket of ``eta^s`` trials thus ends with one completed trial and the rest stopped.
+
+*No new trials* (the trial budget is spent, or a finite searcher has no configuration left):
+``on_no_new_trials()`` *closes* the bracket whose bottom rung is still being filled. Its bottom
+rung keeps the ``n >= 1`` trials it has, and every later rung k+1 holds
+``min(planned n_{k+1}, max(1, floor(n_k / eta)))`` trials, where n_k is rung k's (possibly reduced)
+size: the top ``floor(n / eta)`` of a closed rung go on, and at least one while the rung had any.
+Once those n trials have reported, the bracket proceeds as above, so its best trial still reaches
+``max_epochs``. Brackets whose bottom rung is full are not affected.
 """
 
 from __future__ import annotations
@@ -80,22 +90,41 @@ def sh_bracket(
     return [Rung(e, s) for e, s in zip(levels, sizes, strict=True)]
 
 
+def closed_rung_sizes(rungs: Sequence[Rung], n: int, reduction_factor: float) -> list[Rung]:
+    """The rungs of a bracket whose bottom rung was closed with ``n`` trials (module docstring)."""
+    if n < 1:
+        raise ValueError(f"a closed rung needs at least one trial (got {n})")
+    sizes = [min(n, rungs[0].size)]
+    for rung in rungs[1:]:
+        sizes.append(min(rung.size, max(1, math.floor(sizes[-1] / reduction_factor + 1e-9))))
+    return [Rung(r.epochs, size) for r, size in zip(rungs, sizes, strict=True)]
+
+
 class _Bracket:
     """One synchronous SH bracket in progress."""
 
-    def __init__(self, index: int, rungs: Sequence[Rung]) -> None:
+    def __init__(self, index: int, rungs: Sequence[Rung], reduction_factor: float) -> None:
         self.index = index
         self.rungs = list(rungs)
+        self.eta = reduction_factor
         self.started = 0  # trials started at the bottom rung
         self.current = 0  # the rung being filled
         self.members: list[list[int]] = [[] for _ in self.rungs]
         self.target: dict[int, int] = {}  # trial -> the rung it trains to (or waits for)
         self.values: list[dict[int, float]] = [{} for _ in self.rungs]
         self.queue: deque[int] = deque()  # promoted trials waiting for a worker
+        self.dropped: list[int] = []  # paused trials not promoted, not yet handed out
         self.finished = False
 
     def has_room(self) -> bool:
         return self.current == 0 and self.started < self.rungs[0].size
+
+    def close(self) -> bool:
+        """Close a bottom rung that is still being filled; False if there is none."""
+        if not self.has_room() or self.started == 0:
+            return False
+        self.rungs = closed_rung_sizes(self.rungs, self.started, self.eta)
+        return True
 
     def rung_complete(self, k: int) -> bool:
         if k == 0 and self.started < self.rungs[0].size:
@@ -113,6 +142,7 @@ class _Bracket:
             alive = [t for t in rung if math.isfinite(rung[t]) and t not in failed]
             ranked = sorted(alive, key=lambda t: (rung[t], t))
             promoted = ranked[: self.rungs[k + 1].size]
+            self.dropped.extend(ranked[len(promoted) :])  # paused at rung k, never resumed
             if not promoted:
                 self.finished = True
                 return
@@ -128,8 +158,15 @@ class SynchronousBracketScheduler(Scheduler):
     Subclasses define :meth:`bracket`; see the module docstring for the semantics.
     """
 
-    def __init__(self, max_epochs: int, seed: int, max_concurrent_brackets: int = 1) -> None:
+    def __init__(
+        self,
+        max_epochs: int,
+        seed: int,
+        max_concurrent_brackets: int = 1,
+        reduction_factor: float = 3,
+    ) -> None:
         super().__init__(max_epochs, seed)
+        self.eta = check_reduction_factor(reduction_factor)
         if max_concurrent_brackets < 1:
             raise ValueError(
                 f"max_concurrent_brackets must be >= 1 (got {max_concurrent_brackets})"
@@ -139,6 +176,7 @@ class SynchronousBracketScheduler(Scheduler):
         self.brackets_opened = 0
         self.where: dict[int, _Bracket] = {}  # trial -> its bracket
         self.failed: set[int] = set()
+        self._to_stop: list[int] = []
 
     def bracket(self, index: int) -> list[Rung]:
         """The rungs of the ``index``-th bracket (0, 1, ...) of the run."""
@@ -165,7 +203,7 @@ class SynchronousBracketScheduler(Scheduler):
                 raise RuntimeError("a trial started while can_start_trial() was False")
             rungs = self.bracket(self.brackets_opened)
             self._check_rungs(rungs)
-            bracket = _Bracket(self.brackets_opened, rungs)
+            bracket = _Bracket(self.brackets_opened, rungs, self.eta)
             self.brackets_opened += 1
             self.active.append(bracket)
         bracket.started += 1
@@ -178,6 +216,20 @@ class SynchronousBracketScheduler(Scheduler):
             if bracket.queue:
                 return bracket.queue.popleft()
         return None
+
+    def trials_to_stop(self) -> list[int]:
+        stop = [t for t in self._to_stop if t not in self.failed]
+        self._to_stop = []
+        return stop
+
+    def on_no_new_trials(self) -> bool:
+        """Close the bracket still filling its bottom rung (see the module docstring)."""
+        closed = False
+        for bracket in list(self.active):
+            if bracket.close():
+                closed = True
+                self._advance(bracket)
+        return closed and any(b.queue for b in self.active)
 
     def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
         bracket = self.where[trial_id]
@@ -203,6 +255,8 @@ class SynchronousBracketScheduler(Scheduler):
 
     def _advance(self, bracket: _Bracket) -> None:
         bracket.advance(self.failed)
+        self._to_stop.extend(bracket.dropped)
+        bracket.dropped.clear()
         if bracket.finished and bracket in self.active:
             self.active.remove(bracket)
 
@@ -219,7 +273,7 @@ class SuccessiveHalvingScheduler(SynchronousBracketScheduler):
         bracket_size: int | None = None,
         max_concurrent_brackets: int = 1,
     ) -> None:
-        super().__init__(max_epochs, seed, max_concurrent_brackets)
+        super().__init__(max_epochs, seed, max_concurrent_brackets, reduction_factor)
         self.rungs = sh_bracket(max_epochs, grace_period, reduction_factor, bracket_size)
 
     def bracket(self, index: int) -> list[Rung]:
