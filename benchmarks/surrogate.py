@@ -1,0 +1,125 @@
+"""The surrogate objective: learning curves predicted by a fitted XGBoost surrogate of a table.
+
+Its search space is continuous (the table's domains, not its recorded configurations). A trial's
+whole curve (every metric and every epoch time) is computed at ``start_trial`` with one
+``inplace_predict`` call on a NumPy array (one row per epoch); ``next_epoch`` replays it. With
+``noise=True`` the curve carries seed noise that is consistent along the curve, drawn from the
+trial's seed (which the backend derives from the run seed and the trial id); ``noise=False`` gives
+the deterministic mean curve. Epoch times are positive, so cumulative time strictly increases.
+
+Benchmark config keys (kind ``surrogate``): ``model`` (a surrogate folder), ``table`` (its table:
+checked against the model's checksum and schema; without ``model`` the table is fitted on first
+use and cached, see :func:`surrogates.fit.cached_surrogate`), ``noise`` (default true). Relative
+paths that do not exist from the working directory are looked up from the package root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.objective import EpochResult, Objective, TrialRun
+from hpo_methods.space import Config
+from surrogates.model import SurrogateModel
+from surrogates.table import Table, load_table
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _CurveRun(TrialRun):
+    """Replays a precomputed curve: metrics[epoch - 1, :] and epoch_times[epoch - 1]."""
+
+    def __init__(self, names: tuple[str, ...], metrics: np.ndarray, times: np.ndarray) -> None:
+        self._names = names
+        self._metrics = metrics.tolist()
+        self._times = times.tolist()
+        self.epochs_done = 0
+
+    def next_epoch(self) -> EpochResult:
+        i = self.epochs_done
+        if i >= len(self._times):
+            raise RuntimeError(f"the curve has only {len(self._times)} epochs")
+        self.epochs_done += 1
+        return EpochResult(dict(zip(self._names, self._metrics[i], strict=True)), self._times[i])
+
+
+class SurrogateObjective(Objective):
+    """Predicted learning curves of a fitted surrogate (see the module docstring)."""
+
+    def __init__(
+        self,
+        model: SurrogateModel | str | Path,
+        table: Table | str | Path | None = None,
+        noise: bool = True,
+        name: str | None = None,
+    ) -> None:
+        if table is not None and not isinstance(table, Table):
+            table = load_table(table)
+        if not isinstance(model, SurrogateModel):
+            model = SurrogateModel.load(model, table)
+        elif table is not None:
+            model.check_table(table)
+        self.model = model
+        self.noise = bool(noise)
+        self.name = name or f"{model.manifest['table']['name']}_surrogate"
+        self.space = model.space
+        self.max_epochs = model.max_epochs
+        self.metric = model.metric
+        self.metric_names = model.metric_names
+
+    def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
+        self.space.validate(config)
+        rng = np.random.default_rng(seed) if self.noise else None
+        metrics, times = self.model.curve(config, rng)
+        return _CurveRun(self.metric_names, metrics, times)
+
+    def best_known_value(self) -> float:
+        """The lowest observed value in the table: no surrogate curve goes below it."""
+        return self.model.best_observed
+
+    def worst_known_value(self) -> float:
+        """The highest observed value in the table: no surrogate curve goes above it."""
+        return self.model.worst_observed
+
+    def describe(self) -> dict:
+        manifest = self.model.manifest
+        return {
+            **super().describe(),
+            "kind": "surrogate",
+            "model": str(self.model.folder) if self.model.folder else None,
+            "model_sha256": manifest.get("model_sha256"),
+            "table": manifest["table"]["name"],
+            "table_sha256": manifest["table"]["sha256"],
+            "noise": self.noise,
+        }
+
+
+def resolve_path(path: str | Path) -> Path:
+    """``path`` as given if it exists, else relative to the package root if it exists there."""
+    path = Path(path).expanduser()
+    if path.exists() or path.is_absolute():
+        return path
+    alternative = PACKAGE_ROOT / path
+    return alternative if alternative.exists() else path
+
+
+def from_spec(spec: dict[str, Any]) -> SurrogateObjective:
+    """Build from a benchmark config (``model``, ``table``, ``noise``, ``name``)."""
+    from surrogates.model import SurrogateError
+
+    model_path, table_path = spec.get("model"), spec.get("table")
+    table = load_table(resolve_path(table_path)) if table_path else None
+    if model_path:
+        model: SurrogateModel | Path = resolve_path(model_path)
+    elif table is not None:
+        from surrogates.fit import cached_surrogate
+
+        model = cached_surrogate(table)
+    else:
+        raise SurrogateError(
+            f"benchmark '{spec.get('name')}' (kind surrogate) needs benchmark.model "
+            f"(a surrogate folder) or benchmark.table (fitted on first use)"
+        )
+    return SurrogateObjective(model, table, noise=spec.get("noise", True), name=spec.get("name"))

@@ -1,0 +1,220 @@
+"""Fit the XGBoost surrogate of a table: ``python -m surrogates.fit TABLE_DIR --out MODEL_DIR``.
+
+The XGBoost settings come from ``surrogates/xgb_params.json`` (chosen by
+``scripts/search_xgb_params.py`` with cross-validation grouped by configuration, then fixed).
+``--validate`` also writes the held-out validation report (``surrogates.validate``) next to the
+model. :func:`cached_surrogate` fits a table on first use into the user cache folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from surrogates.model import (
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    TIME_TARGET,
+    FeatureEncoder,
+    SurrogateError,
+    SurrogateModel,
+    Target,
+)
+from surrogates.noise import estimate_noise
+from surrogates.table import Table, TableError, load_table
+
+DEFAULT_PARAMS = Path(__file__).with_name("xgb_params.json")
+# One thread: the fitted model is then the same on every machine (histogram sums in a fixed
+# order), so the shipped surrogate can be regenerated bit for bit; tables are small enough.
+FIXED_PARAMS = {"objective": "reg:squarederror", "tree_method": "hist", "seed": 0, "nthread": 1}
+
+
+def load_params(path: str | Path | None = None) -> dict[str, Any]:
+    """The XGBoost settings file: ``{"params": {...}, "num_boost_round": N, ...}``."""
+    path = Path(path) if path is not None else DEFAULT_PARAMS
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise SurrogateError(f"{path}: cannot read XGBoost settings ({err})") from err
+    for key in ("params", "num_boost_round"):
+        if key not in data:
+            raise SurrogateError(f"{path}: missing key '{key}'")
+    return data
+
+
+def target_columns(table: Table) -> list[str]:
+    """The model outputs, in order: the table's metrics that are columns, then epoch time."""
+    metrics = [m for m in table.metric_names if m in table.frame.columns and m != TIME_TARGET]
+    if table.metric not in metrics:
+        metrics.insert(0, table.metric)
+    return [*metrics, TIME_TARGET]
+
+
+def fit_targets(frame: pd.DataFrame, outputs: list[str]) -> list[Target]:
+    """Transforms and standardisation of every output, from ``frame`` (the training rows) only."""
+    return [
+        Target.fitted(name, frame[name].to_numpy(dtype=float),
+                      "log" if name == TIME_TARGET else "range_logit")
+        for name in outputs
+    ]
+
+
+def fit_model(
+    table: Table,
+    frame: pd.DataFrame | None = None,
+    settings: dict[str, Any] | None = None,
+    nthread: int | None = None,
+) -> SurrogateModel:
+    """Fit a surrogate to ``frame`` (default: every row of ``table``), in memory."""
+    settings = settings if settings is not None else load_params()
+    frame = table.frame if frame is None else frame
+    space = table.space(finite=False)
+    encoder = FeatureEncoder(space)
+    outputs = target_columns(table)
+    targets = fit_targets(frame, outputs)
+    z = np.column_stack([t.forward(frame[t.name].to_numpy(dtype=float)) for t in targets])
+    y = (z - [t.center for t in targets]) / [t.scale for t in targets]
+    x = encoder.encode_frame(frame)
+    dtrain = xgb.DMatrix(
+        x, label=y, feature_names=encoder.names, feature_types=encoder.types,
+        enable_categorical=True,
+    )
+    params = {**FIXED_PARAMS, **settings["params"]}
+    if nthread is not None:
+        params["nthread"] = nthread
+    booster = xgb.train(params, dtrain, num_boost_round=int(settings["num_boost_round"]))
+    scaled = frame[["config_id", "seed", "epoch"]].copy()
+    for k, t in enumerate(targets):
+        scaled[t.name] = z[:, k]
+    noise = estimate_noise(scaled, outputs, table.max_epochs)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "table": {
+            "name": table.name,
+            "path": str(table.path),
+            "sha256": table.checksum,
+            "search_space": space.spec(),
+            "max_epochs": table.max_epochs,
+            "metric": table.metric,
+            "metrics": list(table.metric_names),
+            "configs": int(frame["config_id"].nunique()),
+            "rows": len(frame),
+        },
+        "features": encoder.schema(),
+        "targets": [t.to_json() for t in targets],
+        "noise": noise.to_json(),
+        "xgboost": {"params": params, "num_boost_round": int(settings["num_boost_round"]),
+                    "version": xgb.__version__},
+    }
+    return SurrogateModel(booster, manifest)
+
+
+def fit_surrogate(
+    table: Table | str | Path,
+    out: str | Path,
+    params_path: str | Path | None = None,
+) -> SurrogateModel:
+    """Fit on every row of the table and save the surrogate folder ``out``."""
+    table = table if isinstance(table, Table) else load_table(table)
+    settings = load_params(params_path)
+    model = fit_model(table, settings=settings)
+    model.manifest["xgboost"]["settings_file"] = (
+        str(params_path) if params_path else "surrogates/xgb_params.json"
+    )
+    model.save(out)
+    return model
+
+
+# -- fit on first use, cached -------------------------------------------------------------------
+
+
+def cache_root() -> Path:
+    """``$TUNEBENCH_CACHE``, else ``$XDG_CACHE_HOME/tunebench``, else ``~/.cache/tunebench``."""
+    if os.environ.get("TUNEBENCH_CACHE"):
+        return Path(os.environ["TUNEBENCH_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tunebench"
+
+
+def cached_surrogate(table: Table | str | Path, params_path: str | Path | None = None) -> Path:
+    """The surrogate folder of ``table`` in the user cache, fitted now if it is not there yet.
+
+    The cache key is the table's sha256, the settings and the XGBoost version, so a changed table
+    or setting never reuses a stale model. Concurrent first uses each fit; the first to finish wins.
+    """
+    table = table if isinstance(table, Table) else load_table(table)
+    settings = load_params(params_path)
+    key = hashlib.sha256(
+        json.dumps([table.checksum, settings["params"], settings["num_boost_round"],
+                    xgb.__version__], sort_keys=True).encode()
+    ).hexdigest()[:20]
+    folder = cache_root() / "surrogates" / f"{table.name}-{key}"
+    if (folder / MANIFEST_FILE).is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".fit-", dir=folder.parent))
+    try:
+        fit_surrogate(table, tmp, params_path)
+        try:
+            tmp.rename(folder)
+        except OSError:
+            if not (folder / MANIFEST_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m surrogates.fit",
+        description="Fit the XGBoost surrogate of a table (and optionally validate it).",
+    )
+    parser.add_argument("table", help="table folder (table.parquet + meta.json)")
+    parser.add_argument("--out", help="surrogate folder to write (default: TABLE/surrogate)")
+    parser.add_argument("--params", help=f"XGBoost settings file (default: {DEFAULT_PARAMS})")
+    parser.add_argument(
+        "--validate", action="store_true",
+        help="also write the held-out validation report (validation.json/.png/.pdf) to --out",
+    )
+    parser.add_argument("--folds", type=int, default=5, help="folds for --validate (default 5)")
+    args = parser.parse_args(argv)
+    try:
+        table = load_table(args.table)
+        out = Path(args.out) if args.out else Path(args.table) / "surrogate"
+        model = fit_surrogate(table, out, args.params)
+    except (TableError, SurrogateError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    size = sum(f.stat().st_size for f in out.iterdir() if f.is_file())
+    noise = model.manifest["noise"]["estimated_from"]
+    print(
+        f"fitted {table.name} ({len(table.frame)} rows, {table.frame['config_id'].nunique()} "
+        f"configs; noise from {noise['configs']} multi-seed configs) -> {out} "
+        f"({size / 1e6:.2f} MB, model sha256 {model.manifest['model_sha256'][:12]}...)"
+    )
+    if args.validate:
+        from surrogates.validate import cross_validate, print_summary, write_report
+
+        report = cross_validate(table, load_params(args.params), n_folds=args.folds)
+        write_report(report, out)
+        print_summary(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

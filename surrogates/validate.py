@@ -1,0 +1,419 @@
+"""Honest validation of the surrogate: whole learning curves held out, grouped by configuration.
+
+``python -m surrogates.validate TABLE_DIR --out REPORT_DIR`` refits the surrogate (same XGBoost
+settings as ``surrogates.fit``) on k-1 folds of the configurations and scores it only on the
+configurations of the held-out fold (GroupKFold by config_id: every row of a configuration is in
+exactly one test fold and in no training fold of that split). Observed values of a configuration
+are the mean over its seeds. Writes ``validation.json`` and ``validation.png``/``.pdf``.
+
+Noise ceilings reported beside the scores: the seed-vs-seed rank correlation of the metric among
+configurations with several seeds (how well one seed ranks another), and the R^2 that a perfect
+predictor of the mean curve would reach against the noisy observed seed means,
+``1 - mean(sigma_e^2 / n_seeds) / var(observed)`` with the pooled seed noise ``sigma_e``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GroupKFold
+
+from surrogates.model import TIME_TARGET, SurrogateError
+from surrogates.table import Table, TableError, load_table
+
+CHECKPOINTS = (("epoch_1", 0.0), ("epoch_25pct", 0.25), ("epoch_50pct", 0.5), ("final", 1.0))
+TARGETS = {  # final epoch unless named otherwise
+    "final_spearman": 0.95,
+    "final_kendall": 0.85,
+    "final_r2": 0.90,
+    "min_checkpoint_spearman": 0.85,
+    "epoch_time_r2": 0.95,
+    "cumulative_time_decreasing_steps": 0.0,
+}
+
+
+def checkpoint_epochs(max_epochs: int) -> dict[str, int]:
+    """Epoch 1 and 25%, 50%, 100% of max_epochs (rounded up)."""
+    return {name: max(1, math.ceil(share * max_epochs)) for name, share in CHECKPOINTS}
+
+
+def fold_assignment(
+    config_ids: np.ndarray, n_folds: int = 5, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train config ids, test config ids) per fold: a GroupKFold of the configurations."""
+    ids = np.unique(config_ids)
+    if len(ids) < n_folds:
+        raise SurrogateError(f"{len(ids)} configurations are too few for {n_folds} folds")
+    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    folds = []
+    for train, test in splitter.split(ids, groups=ids):
+        train_ids, test_ids = ids[train], ids[test]
+        if np.intersect1d(train_ids, test_ids).size:
+            raise AssertionError("a configuration is in both the training and the test fold")
+        folds.append((train_ids, test_ids))
+    return folds
+
+
+def out_of_fold_curves(
+    table: Table, settings: dict[str, Any], n_folds: int = 5, seed: int = 0,
+    noisy: bool = True, nthread: int | None = None,
+) -> dict[str, Any]:
+    """Predicted mean (and one noisy) curve of every configuration from the fold that held it out.
+
+    Returns config_ids (sorted), mean and noisy arrays of shape (configs, epochs, outputs), the
+    output names, the fold of every configuration, and the noise model of each fold.
+    """
+    from surrogates.fit import fit_model
+
+    frame = table.frame
+    configs = table.configs
+    ids = configs.index.to_numpy()
+    position = {cid: i for i, cid in enumerate(ids)}
+    folds = fold_assignment(ids, n_folds, seed)
+    n, e = len(ids), table.max_epochs
+    mean = noisy_curves = None
+    fold_of = np.full(n, -1)
+    noise_models = []
+    for k, (train_ids, test_ids) in enumerate(folds):
+        train = frame[frame["config_id"].isin(train_ids)]
+        model = fit_model(table, train, settings, nthread=nthread)
+        noise_models.append(model.manifest["noise"])
+        test_configs = configs.loc[test_ids]
+        pred = model.mean_curves(test_configs)
+        if mean is None:
+            mean = np.full((n, e, pred.shape[2]), np.nan)
+            noisy_curves = np.full_like(mean, np.nan)
+        rows = [position[c] for c in test_ids]
+        mean[rows] = pred
+        fold_of[rows] = k
+        if noisy:
+            for cid, config in zip(test_ids, test_configs.to_dict("records"), strict=True):
+                rng = np.random.default_rng([seed, int(cid)])
+                metrics, times = model.curve(config, rng)
+                noisy_curves[position[cid]] = np.column_stack([metrics, times])
+    return {
+        "config_ids": ids, "mean": mean, "noisy": noisy_curves if noisy else None,
+        "outputs": model.target_names, "fold": fold_of, "folds": folds, "noise": noise_models,
+    }
+
+
+def _observed(table: Table, outputs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per configuration mean over seeds (configs, epochs, outputs), and every curve."""
+    frame = table.frame.sort_values(["config_id", "seed", "epoch"])
+    e = table.max_epochs
+    values = frame[outputs].to_numpy(dtype=float)
+    curves = values.reshape(-1, e, len(outputs))
+    curve_ids = frame["config_id"].to_numpy()[::e]
+    ids = np.unique(curve_ids)
+    with warnings.catch_warnings():  # an all-NaN secondary metric (diverged runs) stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.stack([np.nanmean(curves[curve_ids == c], axis=0) for c in ids])
+    return mean, curves
+
+
+def seed_noise_std(table: Table, column: str) -> np.ndarray | None:
+    """Pooled seed-to-seed standard deviation of ``column`` per epoch (observed units)."""
+    from surrogates.noise import residual_curves
+
+    residuals, dof = residual_curves(table.frame, column, table.max_epochs)
+    if dof <= 0:
+        return None
+    return np.sqrt((residuals**2).sum(axis=0) / dof)
+
+
+def _plain(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def rank_scores(observed: np.ndarray, predicted: np.ndarray, step: float | None) -> dict:
+    """R^2, Spearman, Kendall and sparse Kendall (both rounded to multiples of ``step``)."""
+    out = {
+        "r2": _plain(r2_score(observed, predicted)),
+        "spearman": _plain(stats.spearmanr(observed, predicted).statistic),
+        "kendall": _plain(stats.kendalltau(observed, predicted).statistic),
+        "sparse_kendall": None,
+        "rounding_step": _plain(step) if step else None,
+    }
+    if step:
+        out["sparse_kendall"] = _plain(
+            stats.kendalltau(np.round(observed / step), np.round(predicted / step)).statistic
+        )
+    return out
+
+
+def noise_ceiling(table: Table, epoch: int) -> dict[str, Any]:
+    """Seed-vs-seed rank agreement (first two seeds) at ``epoch``, multi-seed configurations."""
+    frame = table.frame[table.frame["epoch"] == epoch]
+    wide = frame.pivot_table(index="config_id", columns="seed", values=table.metric)
+    counts = wide.notna().sum(axis=1)
+    wide = wide[counts >= 2]
+    if len(wide) < 3:
+        return {"configs": len(wide), "spearman": None, "kendall": None}
+    a = np.array([row.dropna().iloc[0] for _, row in wide.iterrows()])
+    b = np.array([row.dropna().iloc[1] for _, row in wide.iterrows()])
+    return {
+        "configs": len(wide),
+        "spearman": _plain(stats.spearmanr(a, b).statistic),
+        "kendall": _plain(stats.kendalltau(a, b).statistic),
+        "r2_seed_vs_seed": _plain(r2_score(a, b)),
+    }
+
+
+def _rise_share(curves: np.ndarray) -> float:
+    """Share of epoch steps (over curves x epochs-1) where the value rises."""
+    steps = np.diff(curves, axis=1)
+    return float((steps > 0).mean())
+
+
+def cross_validate(
+    table: Table, settings: dict[str, Any], n_folds: int = 5, seed: int = 0,
+    noisy: bool = True, nthread: int | None = None,
+) -> dict[str, Any]:
+    """The validation report (a JSON-ready dict); see the module docstring."""
+    oof = out_of_fold_curves(table, settings, n_folds, seed, noisy, nthread)
+    outputs = oof["outputs"]
+    obs_mean, obs_curves = _observed(table, outputs)
+    pred = oof["mean"]
+    m = outputs.index(table.metric)
+    t = outputs.index(TIME_TARGET)
+    e = table.max_epochs
+    noise_std = seed_noise_std(table, table.metric)
+    report: dict[str, Any] = {
+        "table": {"name": table.name, "path": str(table.path), "sha256": table.checksum,
+                  "configs": len(oof["config_ids"]), "curves": len(obs_curves),
+                  "max_epochs": e, "metric": table.metric},
+        "protocol": {
+            "folds": n_folds, "fold_seed": seed,
+            "grouping": "GroupKFold by config_id: whole learning curves held out",
+            "observed": "mean over the seeds of each held-out configuration",
+            "test_configs_per_fold": [len(test) for _, test in oof["folds"]],
+            "xgboost": settings,
+        },
+        "checkpoints": {},
+    }
+    n_seeds = table.frame.groupby("config_id")["seed"].nunique().sort_index().to_numpy()
+    for name, epoch in checkpoint_epochs(e).items():
+        step = float(noise_std[epoch - 1]) if noise_std is not None else None
+        observed = obs_mean[:, epoch - 1, m]
+        scores = rank_scores(observed, pred[:, epoch - 1, m], step)
+        ceiling = noise_ceiling(table, epoch)
+        if step is not None:  # R^2 of the true means against the noisy observed seed means
+            ceiling["r2_perfect_mean_predictor"] = _plain(
+                1.0 - float(np.mean(step**2 / n_seeds)) / float(observed.var())
+            )
+        report["checkpoints"][name] = {"epoch": epoch, **scores, "noise_ceiling": ceiling}
+    others = {}
+    for k, name in enumerate(outputs):
+        if k in (m, t):
+            continue
+        ok = np.isfinite(obs_mean[:, -1, k])
+        others[name] = {"final": rank_scores(obs_mean[ok, -1, k], pred[ok, -1, k], None)}
+    report["other_metrics"] = others
+    obs_t, pred_t = obs_mean[:, :, t], pred[:, :, t]
+    rows = rank_scores(obs_t.ravel(), pred_t.ravel(), None)
+    per_config = rank_scores(obs_t.mean(axis=1), pred_t.mean(axis=1), None)
+    report["epoch_time"] = {
+        "rows": {"r2": rows["r2"], "spearman": rows["spearman"]},
+        "per_config_mean": {"r2": per_config["r2"], "spearman": per_config["spearman"]},
+    }
+    cum_steps = np.diff(np.cumsum(pred_t, axis=1), axis=1)
+    decreasing = {"mean_curves": float((cum_steps <= 0).mean())}
+    if oof["noisy"] is not None:
+        noisy_steps = np.diff(np.cumsum(oof["noisy"][:, :, t], axis=1), axis=1)
+        decreasing["noisy_curves"] = float((noisy_steps <= 0).mean())
+    report["cumulative_time_decreasing_share"] = decreasing
+    rises = {
+        "data_curves": _rise_share(obs_curves[:, :, m]),
+        "data_seed_means": _rise_share(obs_mean[:, :, m]),
+        "surrogate_mean_curves": _rise_share(pred[:, :, m]),
+    }
+    if oof["noisy"] is not None:
+        rises["surrogate_noisy_curves"] = _rise_share(oof["noisy"][:, :, m])
+    report["val_error_rise_share"] = rises
+    final_obs, final_pred = obs_mean[:, -1, m], pred[:, -1, m]
+    best = int(np.argmin(final_pred))
+    per_fold = []
+    for k in range(n_folds):
+        rows = np.flatnonzero(oof["fold"] == k)
+        pick = rows[np.argmin(final_pred[rows])]
+        per_fold.append({"picked_true_final": float(final_obs[pick]),
+                         "best_true_final": float(final_obs[rows].min()),
+                         "median_true_final": float(np.median(final_obs[rows]))})
+    report["surrogate_pick"] = {
+        "config_id": int(oof["config_ids"][best]),
+        "true_final": float(final_obs[best]),
+        "predicted_final": float(final_pred[best]),
+        "best_true_final": float(final_obs.min()),
+        "median_true_final": float(np.median(final_obs)),
+        "true_rank": int((final_obs < final_obs[best]).sum()) + 1,
+        "per_fold": per_fold,
+    }
+    report["noise_model_fold0"] = oof["noise"][0]
+    report["targets"] = _targets(report)
+    report["_curves"] = {"observed": obs_mean, "predicted": pred, "noisy": oof["noisy"],
+                         "curves": obs_curves, "outputs": outputs}
+    return report
+
+
+def _targets(report: dict[str, Any]) -> dict[str, Any]:
+    final = report["checkpoints"]["final"]
+    values = {
+        "final_spearman": final["spearman"],
+        "final_kendall": final["kendall"],
+        "final_r2": final["r2"],
+        "min_checkpoint_spearman": min(
+            (c["spearman"] for c in report["checkpoints"].values() if c["spearman"] is not None),
+            default=None,
+        ),
+        "epoch_time_r2": report["epoch_time"]["rows"]["r2"],
+        "cumulative_time_decreasing_steps": max(
+            report["cumulative_time_decreasing_share"].values()
+        ),
+    }
+    out = {}
+    for name, goal in TARGETS.items():
+        value = values[name]
+        if name == "cumulative_time_decreasing_steps":
+            met = value is not None and value <= goal
+        else:
+            met = value is not None and value >= goal
+        out[name] = {"value": value, "target": goal, "met": bool(met)}
+    return out
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> None:
+    """``validation.json`` and the predicted-vs-observed figure (PNG and PDF) in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    public = {k: v for k, v in report.items() if not k.startswith("_")}
+    (out / "validation.json").write_text(json.dumps(public, indent=2, sort_keys=True) + "\n")
+    _figure(report, out)
+
+
+def _figure(report: dict[str, Any], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    curves = report["_curves"]
+    outputs = curves["outputs"]
+    m, t = outputs.index(report["table"]["metric"]), outputs.index(TIME_TARGET)
+    obs, pred = curves["observed"], curves["predicted"]
+    fig, axes = plt.subplots(2, 3, figsize=(10, 6.6), constrained_layout=True)
+    for ax, (name, c) in zip(axes.flat[:4], report["checkpoints"].items(), strict=True):
+        x, y = obs[:, c["epoch"] - 1, m], pred[:, c["epoch"] - 1, m]
+        lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8, zorder=0)
+        ax.scatter(x, y, s=8, alpha=0.6, color="#0072B2", edgecolors="none")
+        ax.set_title(f"{report['table']['metric']}, epoch {c['epoch']} ({name})", fontsize=9)
+        ax.set_xlabel("observed (mean over seeds)")
+        ax.set_ylabel("predicted (held out)")
+        ax.text(0.03, 0.97, f"$R^2$ {_fmt(c['r2'])}\n$\\rho$ {_fmt(c['spearman'])}\n"
+                f"$\\tau$ {_fmt(c['kendall'])}", transform=ax.transAxes, va="top", fontsize=8)
+    ax = axes.flat[4]
+    x, y = obs[:, :, t].ravel(), pred[:, :, t].ravel()
+    ax.plot([x.min(), x.max()], [x.min(), x.max()], color="0.6", lw=0.8, zorder=0)
+    ax.scatter(x, y, s=4, alpha=0.4, color="#D55E00", edgecolors="none")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_title("epoch time [s], every epoch", fontsize=9)
+    ax.set_xlabel("observed")
+    ax.set_ylabel("predicted (held out)")
+    rows = report["epoch_time"]["rows"]
+    ax.text(0.03, 0.97, f"$R^2$ {_fmt(rows['r2'])}\n$\\rho$ {_fmt(rows['spearman'])}",
+            transform=ax.transAxes, va="top", fontsize=8)
+    _example_curves(axes.flat[5], report, m)
+    fig.savefig(out / "validation.png", dpi=150)
+    fig.savefig(out / "validation.pdf")
+    plt.close(fig)
+
+
+def _example_curves(ax, report: dict[str, Any], m: int) -> None:
+    """Observed seed mean vs predicted mean and one noisy draw, for four held-out configurations
+    spread over the range of final errors."""
+    from matplotlib.ticker import MaxNLocator
+
+    curves = report["_curves"]
+    final = curves["observed"][:, -1, m]
+    picks = np.argsort(final)[np.linspace(0, len(final) - 1, 4).astype(int)]
+    epochs = np.arange(1, curves["observed"].shape[1] + 1)
+    colors = ["#0072B2", "#009E73", "#E69F00", "#CC79A7"]
+    for color, i in zip(colors, picks, strict=True):
+        ax.plot(epochs, curves["observed"][i, :, m], color=color, lw=1.2)
+        ax.plot(epochs, curves["predicted"][i, :, m], color=color, lw=1.2, ls="--")
+        if curves["noisy"] is not None:
+            ax.plot(epochs, curves["noisy"][i, :, m], color=color, lw=0.8, ls=":")
+    ax.set_title("held-out curves: observed (solid),\n"
+                 "predicted mean (dashed), noisy (dotted)",
+                 fontsize=9)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(report["table"]["metric"])
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    """A short human-readable summary on stdout."""
+    for name, c in report["checkpoints"].items():
+        ceiling = c["noise_ceiling"]
+        print(f"{name:>12} (epoch {c['epoch']:>3}): R2 {_fmt(c['r2'])}  rho {_fmt(c['spearman'])}"
+              f"  tau {_fmt(c['kendall'])}  sparse tau {_fmt(c['sparse_kendall'])}"
+              f"   seed-vs-seed rho {_fmt(ceiling['spearman'])} ({ceiling['configs']} configs),"
+              f" R2 ceiling {_fmt(ceiling.get('r2_perfect_mean_predictor'))}")
+    et = report["epoch_time"]
+    print(f"  epoch time: R2 {_fmt(et['rows']['r2'])} rho {_fmt(et['rows']['spearman'])} "
+          f"(per-config mean: R2 {_fmt(et['per_config_mean']['r2'])})")
+    print(f"  cumulative time decreasing share: {report['cumulative_time_decreasing_share']}")
+    print(f"  val_error rise share: {report['val_error_rise_share']}")
+    pick = report["surrogate_pick"]
+    print(f"  surrogate's pick: true final {pick['true_final']:.4f} (rank {pick['true_rank']}; "
+          f"best {pick['best_true_final']:.4f}, median {pick['median_true_final']:.4f})")
+    for name, t in report["targets"].items():
+        print(f"  target {name}: {_fmt(t['value'])} vs {t['target']} -> "
+              f"{'met' if t['met'] else 'NOT met'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from surrogates.fit import load_params
+
+    parser = argparse.ArgumentParser(
+        prog="python -m surrogates.validate",
+        description="Cross-validate the surrogate of a table on held-out configurations.",
+    )
+    parser.add_argument("table", help="table folder")
+    parser.add_argument("--out", required=True, help="folder for validation.json/.png/.pdf")
+    parser.add_argument("--params", help="XGBoost settings file (default: the shipped one)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0, help="fold assignment seed")
+    args = parser.parse_args(argv)
+    try:
+        table = load_table(args.table)
+        report = cross_validate(table, load_params(args.params), args.folds, args.seed)
+    except (TableError, SurrogateError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    write_report(report, args.out)
+    print_summary(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
