@@ -94,11 +94,13 @@ def design(space: SearchSpace, n: int, seed: int) -> list[Config]:
 
 
 def curve_jobs(settings: Settings) -> list[tuple[int, int]]:
-    """(config_id, seed) of every curve: all configurations with seed 0 first, then extra seeds."""
-    jobs = [(cid, 0) for cid in range(settings.configs)]
-    for seed in range(1, settings.seeds):
-        jobs += [(cid, seed) for cid in range(settings.multi_seed_configs)]
-    return jobs
+    """(config_id, seed) of every curve, in collection order: the multi-seed configurations with
+    all their seeds first, then the other configurations, so that a partial table (``merge
+    --partial``) already measures the seed-to-seed noise. A curve's training seed depends on
+    (design seed, config_id, seed) only, never on this order."""
+    multi = [(cid, seed) for cid in range(settings.multi_seed_configs)
+             for seed in range(settings.seeds)]
+    return multi + [(cid, 0) for cid in range(settings.multi_seed_configs, settings.configs)]
 
 
 def torch_seed(settings: Settings, config_id: int, seed: int) -> int:

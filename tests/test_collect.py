@@ -64,7 +64,8 @@ def test_curve_jobs_and_shards():
     settings = Settings(data="x", configs=200, multi_seed_configs=20, seeds=3)
     jobs = curve_jobs(settings)
     assert len(jobs) == 240 and len(set(jobs)) == 240
-    assert jobs[:2] == [(0, 0), (1, 0)] and jobs[200] == (0, 1) and jobs[-1] == (19, 2)
+    assert jobs[:4] == [(0, 0), (0, 1), (0, 2), (1, 0)]
+    assert jobs[59] == (19, 2) and jobs[60] == (20, 0) and jobs[-1] == (199, 0)
     assert parse_shard("1/2") == (1, 2)
     for bad in ("2/2", "1", "a/b", "0/0"):
         with pytest.raises(CollectError, match="--shard"):
