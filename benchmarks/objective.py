@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -79,6 +80,38 @@ class Objective(ABC):
     def describe(self) -> dict:
         """What results files record about this objective."""
         return {"name": self.name, "max_epochs": self.max_epochs, "metric": self.metric}
+
+
+class CurveRun(TrialRun):
+    """A trial whose whole curve is known up front (tabular replay, surrogate prediction):
+    epoch ``e`` returns ``metrics[e - 1]`` (one value per name) and ``epoch_times[e - 1]``."""
+
+    def __init__(self, names: tuple[str, ...], metrics: np.ndarray, epoch_times: np.ndarray):
+        self._names = names
+        self._metrics = np.asarray(metrics, dtype=float).tolist()
+        self._times = np.asarray(epoch_times, dtype=float).tolist()
+        self.epochs_done = 0
+
+    def next_epoch(self) -> EpochResult:
+        i = self.epochs_done
+        if i >= len(self._times):
+            raise RuntimeError(f"the curve has only {len(self._times)} epochs")
+        self.epochs_done += 1
+        return EpochResult(dict(zip(self._names, self._metrics[i], strict=True)), self._times[i])
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def resolve_path(path: str | Path) -> Path:
+    """``path`` as given if it exists (or is absolute), else relative to the installed package
+    root if it exists there (so shipped data such as ``surrogates/data/...`` is found from any
+    working directory)."""
+    path = Path(path).expanduser()
+    if path.exists() or path.is_absolute():
+        return path
+    alternative = PACKAGE_ROOT / path
+    return alternative if alternative.exists() else path
 
 
 def trial_seed(run_seed: int, trial_id: int) -> int:

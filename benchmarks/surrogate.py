@@ -20,29 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.objective import EpochResult, Objective, TrialRun
+from benchmarks.objective import CurveRun, Objective, TrialRun, resolve_path
 from hpo_methods.space import Config
 from surrogates.model import SurrogateModel
 from surrogates.table import Table, load_table
-
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-
-
-class _CurveRun(TrialRun):
-    """Replays a precomputed curve: metrics[epoch - 1, :] and epoch_times[epoch - 1]."""
-
-    def __init__(self, names: tuple[str, ...], metrics: np.ndarray, times: np.ndarray) -> None:
-        self._names = names
-        self._metrics = metrics.tolist()
-        self._times = times.tolist()
-        self.epochs_done = 0
-
-    def next_epoch(self) -> EpochResult:
-        i = self.epochs_done
-        if i >= len(self._times):
-            raise RuntimeError(f"the curve has only {len(self._times)} epochs")
-        self.epochs_done += 1
-        return EpochResult(dict(zip(self._names, self._metrics[i], strict=True)), self._times[i])
 
 
 class SurrogateObjective(Objective):
@@ -73,7 +54,7 @@ class SurrogateObjective(Objective):
         self.space.validate(config)
         rng = np.random.default_rng(seed) if self.noise else None
         metrics, times = self.model.curve(config, rng)
-        return _CurveRun(self.metric_names, metrics, times)
+        return CurveRun(self.metric_names, metrics, times)
 
     def best_known_value(self) -> float:
         """The lowest observed value in the table: no surrogate curve goes below it."""
@@ -94,15 +75,6 @@ class SurrogateObjective(Objective):
             "table_sha256": manifest["table"]["sha256"],
             "noise": self.noise,
         }
-
-
-def resolve_path(path: str | Path) -> Path:
-    """``path`` as given if it exists, else relative to the package root if it exists there."""
-    path = Path(path).expanduser()
-    if path.exists() or path.is_absolute():
-        return path
-    alternative = PACKAGE_ROOT / path
-    return alternative if alternative.exists() else path
 
 
 def from_spec(spec: dict[str, Any]) -> SurrogateObjective:

@@ -16,36 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.objective import EpochResult, Objective, TrialRun
+from benchmarks.objective import CurveRun, Objective, TrialRun, resolve_path
 from hpo_methods.space import Config
 from surrogates.table import Table, load_table
-
-
-class _ReplayRun(TrialRun):
-    """Replays precomputed arrays: metrics[epoch - 1] and epoch_times[epoch - 1]."""
-
-    def __init__(self, names: tuple[str, ...], metrics: np.ndarray, epoch_times: np.ndarray):
-        self._names = names
-        self._metrics = metrics
-        self._times = epoch_times
-        self.epochs_done = 0
-
-    def next_epoch(self) -> EpochResult:
-        i = self.epochs_done
-        if i >= len(self._times):
-            raise RuntimeError(f"the curve has only {len(self._times)} epochs")
-        self.epochs_done += 1
-        row = self._metrics[i]
-        return EpochResult(
-            {n: float(v) for n, v in zip(self._names, row, strict=True)}, float(self._times[i])
-        )
 
 
 class TabularObjective(Objective):
     """Replays a table of recorded learning curves (see the module docstring)."""
 
     def __init__(self, table: Table | str | Path, name: str | None = None) -> None:
-        self.table = table if isinstance(table, Table) else load_table(table)
+        self.table = table if isinstance(table, Table) else load_table(resolve_path(table))
         self.name = name or self.table.name
         self.space = self.table.space(finite=True)
         self.max_epochs = self.table.max_epochs
@@ -74,7 +54,7 @@ class TabularObjective(Objective):
             raise KeyError(f"configuration {config} is not recorded in table '{self.table.name}'")
         curves = self._curves[self._config_ids[key]]
         metrics, times = curves[int(np.random.default_rng(seed).integers(len(curves)))]
-        return _ReplayRun(self.metric_names, metrics, times)
+        return CurveRun(self.metric_names, metrics, times)
 
     def best_known_value(self) -> float:
         return float(self.table.frame[self.metric].min())
