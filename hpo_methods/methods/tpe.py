@@ -1,0 +1,38 @@
+"""TPE: the tree-structured Parzen estimator, full fidelity.
+
+Bergstra, Bardenet, Bengio, Kegl: "Algorithms for Hyper-Parameter Optimization", NeurIPS 2011.
+Every trial trains to the maximum number of epochs (FIFO); the searcher is
+:class:`~hpo_methods.searchers.tpe.TPESearcher` (good/bad split at quantile ``gamma``, adaptive
+Parzen densities per hyperparameter, candidates drawn from the good density and ranked by l/g).
+"""
+
+from __future__ import annotations
+
+from hpo_methods.protocol import Method
+from hpo_methods.schedulers.fifo import FIFOScheduler
+from hpo_methods.searchers.tpe import TPESearcher
+from hpo_methods.space import SearchSpace
+
+
+def make(
+    space: SearchSpace,
+    max_epochs: int,
+    seed: int,
+    gamma: float = 0.25,
+    n_initial: int = 10,
+    n_candidates: int = 24,
+    prior_weight: float = 1.0,
+    constant_liar: bool = True,
+) -> Method:
+    """TPE with FIFO scheduling (settings: see ``conf/method/tpe.yaml``)."""
+    searcher = TPESearcher(
+        space,
+        seed,
+        max_epochs,
+        gamma=gamma,
+        n_initial=n_initial,
+        n_candidates=n_candidates,
+        prior_weight=prior_weight,
+        constant_liar=constant_liar,
+    )
+    return Method(searcher, FIFOScheduler(max_epochs, seed), "tpe")

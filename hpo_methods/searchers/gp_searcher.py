@@ -1,0 +1,248 @@
+"""What BO and MOBSTER share: a GP, expected improvement, pending trials, and amortised cost.
+
+A *rebuild* fits the GP (:class:`~hpo_methods.searchers.gp.GPModel`) to the subclass's training
+data, then builds a candidate set: on a continuous space the ``n_candidates`` uniform points and
+the ``CACHE_SIZE`` best local-search points of the search of
+:mod:`hpo_methods.searchers.acquisition` (scored with the pending trials of that moment; the
+uniform points keep later proposals from crowding around one optimum), on a finite space the
+fresh candidates (a seeded random subset of at most ``max_finite``). The candidates' posterior
+terms are cached. A proposal then
+takes the candidate of highest log EI, not tried yet, with the predictive variance updated for the
+current *fantasy set*: trials that had no value (at the model's target) at the rebuild and are
+pending now, or started or reported since (posterior-mean fantasies, exact Schur-complement
+variances, no refit; :class:`~hpo_methods.searchers.gp.Fantasies` adds each one once). As in the
+kriging believer, a fantasy below the incumbent becomes the incumbent, so EI does not reward a
+candidate next to a pending trial for its mean alone.
+
+Rebuilds happen when the model's inputs change (e.g. MOBSTER's target rung), when the cache has
+no fresh candidate left, when the fantasy set grows past ``MAX_FANTASIES``, and once
+``max(1, n_at_last_rebuild // 25)`` new observations arrived: after every observation up to 50,
+then every 4% growth. So a run of thousands of proposals costs O(log n) full rebuilds plus cheap
+O(m n p) proposals, instead of a refit and a full acquisition search per proposal.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpo_methods.protocol import TrialStatus
+from hpo_methods.searchers.acquisition import log_expected_improvement, search_points
+from hpo_methods.searchers.common import BaseSearcher, check_int
+from hpo_methods.searchers.gp import (
+    TARGET_TRANSFORMS,
+    Fantasies,
+    GPModel,
+    PointParts,
+    refit_due,
+    single_blas_thread,
+    transform_targets,
+)
+from hpo_methods.space import Config, SearchSpace
+
+MAX_FANTASIES = 128
+CACHE_SIZE = 300  # continuous spaces: the best local-search points kept for later proposals
+REBUILD_DIVISOR = 25
+N_CENTRES = 3  # best observed configurations that also seed the local search
+
+
+@dataclass
+class TrainingData:
+    """What the model is fitted to: one row per observation (a trial may have several)."""
+
+    trial_ids: list[int]  # the trial of each row
+    inputs: np.ndarray
+    values: np.ndarray  # raw values (the target transform comes later)
+    incumbent_rows: np.ndarray  # boolean mask: the rows at the model key (the incumbent's rows)
+
+
+@dataclass
+class _Cache:
+    """Candidates and their posterior terms, valid until the next rebuild."""
+
+    points: np.ndarray  # encoded configurations (m x space.dim)
+    configs: list[Config] | None  # finite space: the candidates' configurations
+    parts: PointParts
+    best: float  # the incumbent, standardised
+    key: Hashable
+    known: set[int]  # trials that had their value (at the model key) when the cache was built
+    fantasies: Fantasies  # the candidates' variance given the fantasised trials
+    fantasised: set[int] = field(default_factory=set)
+
+
+class GPSearcher(BaseSearcher):
+    """The shared GP-EI machinery (see the module docstring); subclasses define the data."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int,
+        max_epochs: int,
+        input_dim: int,
+        n_initial: int,
+        refit_every: int,
+        max_history: int,
+        target_transform: str,
+        n_candidates: int,
+        max_finite: int,
+    ) -> None:
+        super().__init__(space, seed, max_epochs)
+        self.n_initial = check_int("n_initial", n_initial)
+        self.refit_every = check_int("refit_every", refit_every)
+        self.max_history = check_int("max_history", max_history, 2)
+        self.n_candidates = check_int("n_candidates", n_candidates)
+        self.max_finite = check_int("max_finite", max_finite)
+        if target_transform not in TARGET_TRANSFORMS:
+            raise ValueError(
+                f"target_transform must be one of {', '.join(TARGET_TRANSFORMS)} "
+                f"(got {target_transform!r})"
+            )
+        self.target_transform = target_transform
+        self.model = GPModel(input_dim, seed)
+        self.n_rebuilds = 0
+        self._cache: _Cache | None = None
+        self._n_at_refit: int | None = None
+        self._n_at_rebuild = 0
+        self._touched: set[int] = set()  # trials started or reported since the last rebuild
+
+    # -- what subclasses define -----------------------------------------------------------------
+
+    @abstractmethod
+    def n_observations(self) -> int:
+        """All observations seen so far (the refit and rebuild schedules count these)."""
+
+    @abstractmethod
+    def model_ready(self) -> bool:
+        """Whether there is enough data for the model (else proposals are random)."""
+
+    @abstractmethod
+    def model_key(self) -> Hashable:
+        """What the candidates' inputs depend on besides the configuration (a change rebuilds)."""
+
+    @abstractmethod
+    def training_data(self) -> TrainingData:
+        """The bounded history the model is fitted to."""
+
+    @abstractmethod
+    def to_inputs(self, points: np.ndarray) -> np.ndarray:
+        """Model inputs of encoded configurations, at the current model key."""
+
+    @abstractmethod
+    def valued_trials(self) -> set[int]:
+        """The trials that have the value the model wants from them (at the model key)."""
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def on_trial_start(self, trial_id: int, config: Config) -> None:
+        super().on_trial_start(trial_id, config)
+        self._touched.add(trial_id)
+
+    def on_report(self, trial_id: int, epoch: int, value: float) -> None:
+        super().on_report(trial_id, epoch, value)
+        self._touched.add(trial_id)
+
+    def on_status(self, trial_id: int, status: TrialStatus) -> None:
+        super().on_status(trial_id, status)
+        self._touched.add(trial_id)
+
+    # -- proposals --------------------------------------------------------------------------------
+
+    def propose(self) -> Config | None:
+        if len(self.trials) >= self.n_initial and self.model_ready():
+            with single_blas_thread():
+                if self._rebuild_due():
+                    self._rebuild()
+                config = self._choose()
+                if config is None:  # every cached candidate was taken meanwhile
+                    self._rebuild()
+                    config = self._choose()
+            if config is not None:
+                self.sources.append("model")
+                return config
+        return self.random_proposal()
+
+    def _rebuild_due(self) -> bool:
+        cache = self._cache
+        if cache is None or cache.key != self.model_key():
+            return True
+        if len(self._fantasy_ids(cache.known)) > MAX_FANTASIES:
+            return True
+        new = self.n_observations() - self._n_at_rebuild
+        return new >= max(1, self._n_at_rebuild // REBUILD_DIVISOR)
+
+    def _rebuild(self) -> None:
+        data = self.training_data()
+        y = transform_targets(data.values, self.target_transform)
+        n_seen = self.n_observations()
+        optimize = refit_due(n_seen, self._n_at_refit, self.refit_every)
+        self.model.fit(data.inputs, y, optimize)
+        if optimize:
+            self._n_at_refit = n_seen
+        z = np.asarray(self.model.standardise(y))
+        best = float(np.min(z[data.incumbent_rows]))
+        known = set(self.valued_trials())
+        self._touched = set()
+        pending = self._pending_parts(known)
+        configs = None
+        if self.pool is not None:
+            fresh = self.pool.fresh_subset(self.seen, self.rng, self.max_finite)
+            points = self.pool.encoded[fresh]
+            configs = [self.pool.configs[i] for i in fresh]
+        else:
+            rows = np.flatnonzero(data.incumbent_rows)
+            order = rows[np.argsort(z[rows], kind="stable")[:N_CENTRES]]
+            centres = self.encode_trials([data.trial_ids[i] for i in order])
+
+            believed = min(best, float(np.min(pending.mean))) if pending is not None else best
+
+            def score(points: np.ndarray) -> np.ndarray:
+                return self._log_ei(self.model.parts(self.to_inputs(points)), pending, believed)
+
+            points = search_points(self.space, score, self.rng, centres, self.n_candidates)
+            uniform, local = points[: self.n_candidates], points[self.n_candidates :]
+            best_local = local[np.argsort(-score(local), kind="stable")[:CACHE_SIZE]]
+            points = np.vstack([uniform, best_local])
+        parts = self.model.parts(self.to_inputs(points))
+        fantasies = Fantasies(self.model, parts)
+        self._cache = _Cache(points, configs, parts, best, self.model_key(), known, fantasies)
+        self._n_at_rebuild = n_seen
+        self.n_rebuilds += 1
+
+    def _log_ei(self, parts: PointParts, pending: PointParts | None, best: float) -> np.ndarray:
+        var = self.model.fantasy_variance(parts, pending)
+        return log_expected_improvement(parts.mean, np.sqrt(var), best)
+
+    def _fantasy_ids(self, known: set[int]) -> list[int]:
+        """Trials without a value when the cache was built that are pending now, or that started
+        or reported since (sorted)."""
+        return sorted((self.running | self._touched) - known)
+
+    def _pending_parts(self, known: set[int]) -> PointParts | None:
+        ids = self._fantasy_ids(known)
+        if not ids:
+            return None
+        return self.model.parts(self.to_inputs(self.encode_trials(ids)))
+
+    def _choose(self) -> Config | None:
+        cache = self._cache
+        if cache is None or len(cache.points) == 0:
+            return None
+        new = [t for t in self._fantasy_ids(cache.known) if t not in cache.fantasised]
+        if new:  # the fantasy set only grows until the next rebuild
+            cache.fantasies.add(self.model.parts(self.to_inputs(self.encode_trials(new))))
+            cache.fantasised.update(new)
+        var = cache.fantasies.variance()
+        best = min(cache.best, cache.fantasies.min_mean)
+        scores = log_expected_improvement(cache.parts.mean, np.sqrt(var), best)
+        for i in np.argsort(-scores, kind="stable"):
+            if cache.configs is not None:
+                config = dict(cache.configs[i])
+            else:
+                config = self.space.decode(cache.points[i])
+            if self.space.key(config) not in self.seen:
+                return config
+        return None
+
