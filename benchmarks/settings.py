@@ -83,9 +83,17 @@ def settings_from_config(cfg: DictConfig) -> RunSettings:
         overwrite=bool(cfg.get("overwrite", False)),
         method_name=str(method["name"]),
         method_settings=dict(method.get("settings") or {}),
-        benchmark=OmegaConf.to_container(cfg.benchmark, resolve=True),
+        benchmark=objective_spec(cfg),
         gpus=_gpus(cfg.get("gpus")) if backend == "local" else [],
     )
+
+
+def objective_spec(cfg: DictConfig) -> dict[str, Any]:
+    """The benchmark's config without ``budget_time`` (a default for ``budget.time``, not an
+    option of the objective)."""
+    spec = OmegaConf.to_container(cfg.benchmark, resolve=True)
+    spec.pop("budget_time", None)
+    return spec
 
 
 def _gpus(value: Any) -> list[str]:

@@ -43,8 +43,10 @@ def write_batches(root: Path, per_batch: int = PER_BATCH) -> tuple[np.ndarray, n
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for k, name in enumerate(names):
         part = slice(k * per_batch, (k + 1) * per_batch)
-        batch = {"data": images[part].transpose(0, 3, 1, 2).reshape(per_batch, -1),
-                 "labels": labels[part].tolist()}
+        batch = {
+            "data": images[part].transpose(0, 3, 1, 2).reshape(per_batch, -1),
+            "labels": labels[part].tolist(),
+        }
         with open(folder / name, "wb") as f:
             pickle.dump(batch, f)
     with open(folder / "batches.meta", "wb") as f:

@@ -67,8 +67,10 @@ def write_run(
         )
     pd.DataFrame(rows).to_parquet(folder / "reports.parquet")
     trials = pd.DataFrame(
-        [{"trial_id": t, "status": "stopped", "epochs": 1} for t in sorted({r["trial_id"]
-                                                                              for r in rows})]
+        [
+            {"trial_id": t, "status": "stopped", "epochs": 1}
+            for t in sorted({r["trial_id"] for r in rows})
+        ]
     )
     trials.to_parquet(folder / "trials.parquet")
     config = {
@@ -86,8 +88,14 @@ def write_run(
         "seed": seed,
         "n_workers": n_workers,
         "backend": backend,
-        "objective": {"name": benchmark, "kind": "tabular", "max_epochs": 3, "metric": "val_error",
-                      "table": f"/somewhere/{benchmark}", "table_sha256": "f00"},
+        "objective": {
+            "name": benchmark,
+            "kind": "tabular",
+            "max_epochs": 3,
+            "metric": "val_error",
+            "table": f"/somewhere/{benchmark}",
+            "table_sha256": "f00",
+        },
         "best_known_value": best_known,
         "git_revision": revision,
         "status": status,

@@ -67,9 +67,20 @@ def test_bad_input_is_one_clear_line(tables, tmp_path, overrides, message):
         else:
             args.append(override)
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args, f"benchmark.table={table}", "results_dir=out"],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": ""},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            *args,
+            "benchmark=tabular",
+            f"benchmark.table={table}",
+            "results_dir=out",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HYDRA_FULL_ERROR": ""},
+    )
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, result.stderr
     assert len(lines) == 1, result.stderr

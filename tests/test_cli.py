@@ -17,8 +17,12 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HYDRA_FULL_ERROR": ""}
     return subprocess.run(
         [sys.executable, "-m", "benchmarks", *args],
-        cwd=cwd, capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +33,14 @@ def table(tmp_path_factory):
 
 
 def test_ten_seeds_write_ten_complete_folders_byte_identical_on_rerun(table, tmp_path):
-    args = ["method=asha", "seed=0..9", f"benchmark.table={table}", "results_dir=out",
-            "budget.time=3000"]  # fmt: skip
+    args = [
+        "method=asha",
+        "seed=0..9",
+        "benchmark=tabular",
+        f"benchmark.table={table}",
+        "results_dir=out",
+        "budget.time=3000",
+    ]
     first = run_cli(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     folders = sorted((tmp_path / "out" / "tabular" / "asha").iterdir())
@@ -60,15 +70,22 @@ def test_ten_seeds_write_ten_complete_folders_byte_identical_on_rerun(table, tmp
 
 
 def test_a_comma_list_sweeps_without_dash_m(table, tmp_path):
-    result = run_cli("method=asha,random", "seed=0", f"benchmark.table={table}",
-                     "results_dir=out", "budget.trials=5", cwd=tmp_path)  # fmt: skip
+    result = run_cli(
+        "method=asha,random",
+        "seed=0",
+        "benchmark=tabular",
+        f"benchmark.table={table}",
+        "results_dir=out",
+        "budget.trials=5",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out/tabular/asha/seed=0/run.json").is_file()
     assert (tmp_path / "out/tabular/random/seed=0/run.json").is_file()
 
 
 def test_unknown_method_lists_the_valid_ones(table, tmp_path):
-    result = run_cli("method=nope", f"benchmark.table={table}", cwd=tmp_path)
+    result = run_cli("method=nope", "benchmark=tabular", f"benchmark.table={table}", cwd=tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
     assert "asha" in result.stderr and "random" in result.stderr
@@ -92,7 +109,9 @@ def test_unknown_benchmark_lists_the_valid_ones(tmp_path):
     ],
 )
 def test_bad_values_give_one_line_errors_and_write_nothing(table, tmp_path, override, message):
-    result = run_cli(override, f"benchmark.table={table}", "results_dir=out", cwd=tmp_path)
+    result = run_cli(
+        override, "benchmark=tabular", f"benchmark.table={table}", "results_dir=out", cwd=tmp_path
+    )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1, result.stderr
@@ -101,7 +120,7 @@ def test_bad_values_give_one_line_errors_and_write_nothing(table, tmp_path, over
 
 
 def test_missing_table_is_a_clear_error(tmp_path):
-    result = run_cli(f"benchmark.table={tmp_path / 'missing'}", cwd=tmp_path)
+    result = run_cli("benchmark=tabular", f"benchmark.table={tmp_path / 'missing'}", cwd=tmp_path)
     assert result.returncode == 2
     assert "not a table folder" in result.stderr
 

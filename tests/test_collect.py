@@ -41,8 +41,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny(data: Path, **changes) -> Settings:
     """3 configurations, the first with 2 seeds: 4 curves of 2 epochs."""
-    base = dict(data=str(data), n_train=24, n_val=16, epochs=2, configs=3,
-                multi_seed_configs=1, seeds=2)
+    base = dict(
+        data=str(data), n_train=24, n_val=16, epochs=2, configs=3, multi_seed_configs=1, seeds=2
+    )
     return Settings(**{**base, **changes})
 
 
@@ -92,7 +93,11 @@ def test_run_skips_finished_curves_and_merges_to_a_valid_table(archive, tmp_path
     frame = table.frame
     assert len(frame) == 4 * 2 and table.name == "tiny" and table.max_epochs == 2
     assert sorted(set(zip(frame.config_id, frame.seed, strict=True))) == [
-        (0, 0), (0, 1), (1, 0), (2, 0)]
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (2, 0),
+    ]
     assert frame["val_error"].between(0, 1).all() and (frame["epoch_time"] > 0).all()
     assert np.isfinite(frame["train_loss"]).all() and (frame["diverged"] == 0).all()
     curve = frame[(frame.config_id == 0) & (frame.seed == 1)]
@@ -110,9 +115,30 @@ def test_resume_with_other_settings_is_refused(archive, tmp_path):
     run(work, tiny(archive, configs=1, seeds=1), (0, 1), None, "first")
     with pytest.raises(CollectError, match="collected with n_val=16, not 8"):
         run(work, tiny(archive, configs=1, seeds=1, n_val=8), (0, 1), None, "second")
-    assert main(["run", "--workdir", str(work), "--data", str(archive), "--n-train", "24",
-                 "--n-val", "8", "--epochs", "2", "--configs", "1", "--seeds", "1",
-                 "--multi-seed-configs", "0"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--workdir",
+                str(work),
+                "--data",
+                str(archive),
+                "--n-train",
+                "24",
+                "--n-val",
+                "8",
+                "--epochs",
+                "2",
+                "--configs",
+                "1",
+                "--seeds",
+                "1",
+                "--multi-seed-configs",
+                "0",
+            ]
+        )
+        == 2
+    )
 
 
 def test_broken_or_foreign_files_are_rejected_by_name(tmp_path, archive):
@@ -141,11 +167,39 @@ def test_the_torchvision_layout_collects_too(tmp_path):
 
 
 def test_cli_reports_errors_in_one_line(tmp_path, capsys):
-    assert main(["run", "--workdir", str(tmp_path / "w"), "--data", str(tmp_path / "none"),
-                 "--shard", "3/2"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--workdir",
+                str(tmp_path / "w"),
+                "--data",
+                str(tmp_path / "none"),
+                "--shard",
+                "3/2",
+            ]
+        )
+        == 2
+    )
     assert "--shard 3/2: need 0 <= i < n" in capsys.readouterr().err
-    assert main(["run", "--workdir", str(tmp_path / "w"), "--data", str(tmp_path / "none"),
-                 "--epochs", "1", "--configs", "1", "--multi-seed-configs", "0"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--workdir",
+                str(tmp_path / "w"),
+                "--data",
+                str(tmp_path / "none"),
+                "--epochs",
+                "1",
+                "--configs",
+                "1",
+                "--multi-seed-configs",
+                "0",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: CIFAR-10 data not found") and err.count("\n") == 1
     with pytest.raises(SystemExit) as exit_info:
@@ -161,19 +215,34 @@ def test_summary_of_a_hand_made_landscape():
     batch = {0: 8, 1: 16, 2: 32}
     for (cid, seed), final in finals.items():
         for epoch in (1, 2):
-            rows.append({"config_id": cid, "seed": seed, "epoch": epoch,
-                         "batch_size": batch[cid], "diverged": 0.0,
-                         "val_error": final if epoch == 2 else 0.9,
-                         "epoch_time": 32.0 / batch[cid]})  # time proportional to 1/batch
+            rows.append(
+                {
+                    "config_id": cid,
+                    "seed": seed,
+                    "epoch": epoch,
+                    "batch_size": batch[cid],
+                    "diverged": 0.0,
+                    "val_error": final if epoch == 2 else 0.9,
+                    "epoch_time": 32.0 / batch[cid],
+                }
+            )  # time proportional to 1/batch
     out = summarize(pd.DataFrame(rows))
     assert out["configs"] == 3 and out["curves"] == 5 and out["diverged_curves"] == 0
-    assert out["final_val_error_seed0"] == {"best": 0.5, "q25": 0.55, "median": 0.6,
-                                            "q75": 0.65, "worst": 0.7}
+    assert out["final_val_error_seed0"] == {
+        "best": 0.5,
+        "q25": 0.55,
+        "median": 0.6,
+        "q75": 0.65,
+        "worst": 0.7,
+    }
     noise = out["seed_noise"]
     assert noise["configs"] == 2 and noise["seeds"] == 2
     assert noise["mean_std_final_error"] == pytest.approx(0.02 / np.sqrt(2), abs=1e-4)
     assert noise["seed0_vs_seed1_spearman"] == 1.0
     assert noise["range_of_config_means"] == pytest.approx(0.08)
     assert out["epoch_time_loglog_slope_vs_batch_size"] == pytest.approx(-1.0)
-    assert out["median_epoch_time_by_batch_size"] == {"[8, 16)": 4.0, "[16, 32)": 2.0,
-                                                      "[32, 64)": 1.0}
+    assert out["median_epoch_time_by_batch_size"] == {
+        "[8, 16)": 4.0,
+        "[16, 32)": 2.0,
+        "[32, 64)": 1.0,
+    }

@@ -41,8 +41,16 @@ def test_all_figures_and_tables_written(tmp_path, capsys):
     results = make_results(tmp_path / "res")
     out = tmp_path / "figs"
     assert main([str(results), "--out", str(out), "--stat", "iqm"]) == 0
-    names = ["anytime_b1", "anytime_b2", "regret_b1", "regret_b2", "regret_all",
-             "rank_over_time", "cd_diagram", "learning_curves"]
+    names = [
+        "anytime_b1",
+        "anytime_b2",
+        "regret_b1",
+        "regret_b2",
+        "regret_all",
+        "rank_over_time",
+        "cd_diagram",
+        "learning_curves",
+    ]
     for name in names:
         pdf, png = out / f"{name}.pdf", out / f"{name}.png"
         assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 2000, name
@@ -62,8 +70,17 @@ def test_learning_curves_of_a_chosen_run_and_bad_run(tmp_path, capsys):
     results = make_results(tmp_path / "res", methods=("random", "tpe"), benchmarks=("b1",))
     out = tmp_path / "figs"
     run = results / "b1" / "tpe" / "seed=2"
-    argv = [str(results), "--out", str(out), "--run", str(run), "--stat", "median",
-            "--time-axis", "linear"]
+    argv = [
+        str(results),
+        "--out",
+        str(out),
+        "--run",
+        str(run),
+        "--stat",
+        "median",
+        "--time-axis",
+        "linear",
+    ]
     assert main(argv) == 0
     assert (out / "learning_curves.png").stat().st_size > 1000
     assert not (out / "regret_all.pdf").exists()  # only one benchmark

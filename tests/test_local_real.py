@@ -62,5 +62,6 @@ def test_killing_a_real_worker_fails_only_its_trial(spec):
     assert trials[killed["trial"]]["status"] == "failed"
     assert "worker process died" in trials[killed["trial"]]["reason"]
     assert sorted(t["status"] for i, t in trials.items() if i != killed["trial"]) == [
-        "completed", "completed"
+        "completed",
+        "completed",
     ]

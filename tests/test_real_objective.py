@@ -38,8 +38,14 @@ def _fake_batches_pass_the_integrity_check():
     with accept_fake_batches():
         yield
 
-CONFIG = {"learning_rate": 0.05, "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 8,
-          "activation": "ReLU"}
+
+CONFIG = {
+    "learning_rate": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "batch_size": 8,
+    "activation": "ReLU",
+}
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +71,20 @@ def archive(jpegs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def objective(batches, tmp_path_factory) -> RealObjective:
-    return RealObjective(batches[0], "resnet8", n_train=48, n_val=16, max_epochs=3,
-                         cache_dir=None, threads=1,
-                         checkpoint_dir=tmp_path_factory.mktemp("ckpt"))
+    return RealObjective(
+        batches[0],
+        "resnet8",
+        n_train=48,
+        n_val=16,
+        max_epochs=3,
+        cache_dir=None,
+        threads=1,
+        checkpoint_dir=tmp_path_factory.mktemp("ckpt"),
+    )
 
 
 # --- data -------------------------------------------------------------------------------------
+
 
 def test_torchvision_batches_are_read_exactly(batches, tmp_path):
     root, images, labels = batches
@@ -135,24 +149,29 @@ def test_augment_is_a_padded_crop_and_flip_per_image():
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
     for i in range(6):
         r, c = int(offsets[0, i]), int(offsets[1, i])
-        crop = padded[i: i + 1, :, r: r + 32, c: c + 32]
+        crop = padded[i : i + 1, :, r : r + 32, c : c + 32]
         expected = normalize(crop.flip(3) if flips[i] else crop)
-        torch.testing.assert_close(out[i: i + 1], expected, rtol=0, atol=0)
+        torch.testing.assert_close(out[i : i + 1], expected, rtol=0, atol=0)
     # an unpadded, unflipped crop is plain normalisation: pixel 0 -> -mean/std
     zeros = normalize(torch.zeros(1, 3, 1, 1, dtype=torch.uint8)).flatten()
-    torch.testing.assert_close(zeros, torch.tensor([-0.4914 / 0.2023, -0.4822 / 0.1994,
-                                                    -0.4465 / 0.2010]))
+    torch.testing.assert_close(
+        zeros, torch.tensor([-0.4914 / 0.2023, -0.4822 / 0.1994, -0.4465 / 0.2010])
+    )
 
 
 # --- models -----------------------------------------------------------------------------------
+
 
 def test_models_have_the_published_shapes_and_swap_every_activation():
     counts = {}
     for name in ("resnet8", "resnet20"):
         net = make_model(name, "Softplus")
         counts[name] = sum(p.numel() for p in net.parameters())
-        kinds = {type(m).__name__ for m in net.modules()
-                 if isinstance(m, torch.nn.ReLU | torch.nn.LeakyReLU | torch.nn.Softplus)}
+        kinds = {
+            type(m).__name__
+            for m in net.modules()
+            if isinstance(m, torch.nn.ReLU | torch.nn.LeakyReLU | torch.nn.Softplus)
+        }
         assert kinds == {"Softplus"}
         assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     assert counts["resnet20"] == 269_722  # He et al.: 0.27M parameters
@@ -169,16 +188,20 @@ def test_models_have_the_published_shapes_and_swap_every_activation():
 
 # --- training ---------------------------------------------------------------------------------
 
+
 def _curve(run: RealTrialRun, epochs: int) -> list[tuple[float, float]]:
-    return [(r.metrics["val_error"], r.metrics["train_loss"])
-            for r in (run.next_epoch() for _ in range(epochs))]
+    return [
+        (r.metrics["val_error"], r.metrics["train_loss"])
+        for r in (run.next_epoch() for _ in range(epochs))
+    ]
 
 
 @pytest.mark.parametrize("layout", ["torchvision", "jpeg"])
 def test_two_epochs_give_sane_records(layout, batches, jpegs):
     source = batches[0] if layout == "torchvision" else jpegs
-    obj = RealObjective(source, "resnet8", n_train=48, n_val=16, max_epochs=2, cache_dir=None,
-                        threads=1)
+    obj = RealObjective(
+        source, "resnet8", n_train=48, n_val=16, max_epochs=2, cache_dir=None, threads=1
+    )
     run = obj.start_trial(0, CONFIG, seed=1)
     results = [run.next_epoch() for _ in range(2)]
     for r in results:
@@ -225,9 +248,11 @@ def test_a_diverging_run_is_reported_not_raised(objective):
     resumed = RealTrialRun(objective, 9, wild, seed=0, epochs_done=1)
     results += [resumed.next_epoch(), resumed.next_epoch()]
     for r in results:
-        assert r.metrics == {"val_error": CHANCE_ERROR, "train_loss": pytest.approx(math.nan,
-                                                                                   nan_ok=True),
-                             "diverged": 1.0}
+        assert r.metrics == {
+            "val_error": CHANCE_ERROR,
+            "train_loss": pytest.approx(math.nan, nan_ok=True),
+            "diverged": 1.0,
+        }
         assert r.epoch_time > 0
     assert results[2].epoch_time == results[0].epoch_time  # later epochs: the same cost
     assert run.net is None and resumed.net is None and resumed.epochs_done == 3
@@ -236,12 +261,26 @@ def test_a_diverging_run_is_reported_not_raised(objective):
 def test_builder_of_kind_real(batches):
     from benchmarks.registry import BUILDERS
 
-    spec = {"name": "tiny_real", "kind": "real", "model": "resnet8", "data": str(batches[0]),
-            "n_train": 32, "n_val": 16, "max_epochs": 2, "cache_dir": None, "threads": 1}
+    spec = {
+        "name": "tiny_real",
+        "kind": "real",
+        "model": "resnet8",
+        "data": str(batches[0]),
+        "n_train": 32,
+        "n_val": 16,
+        "max_epochs": 2,
+        "cache_dir": None,
+        "threads": 1,
+    }
     obj = BUILDERS["real"](spec)
     assert isinstance(obj, RealObjective) and obj.name == "tiny_real" and obj.max_epochs == 2
-    assert obj.space.names == ["learning_rate", "momentum", "weight_decay", "batch_size",
-                               "activation"]
+    assert obj.space.names == [
+        "learning_rate",
+        "momentum",
+        "weight_decay",
+        "batch_size",
+        "activation",
+    ]
     with pytest.raises(ValueError, match=r"unknown options \['epochs'\]"):
         from_spec({**spec, "epochs": 3})
     with pytest.raises(ValueError, match=r"needs benchmark\.data"):

@@ -27,8 +27,7 @@ def make_results(root: Path, seeds=SEEDS, **kwargs) -> Path:
             times = np.sort(rng.uniform(1, 99, 6))
             start = 0.9 if method == "slow" else 0.8
             values = np.linspace(start, 0.2, 6) + rng.uniform(0, 0.05, 6)
-            write_run(root, "bench", method, seed, list(zip(times, values, strict=True)),
-                      **kwargs)
+            write_run(root, "bench", method, seed, list(zip(times, values, strict=True)), **kwargs)
     return root
 
 
@@ -52,8 +51,9 @@ def baseline(tmp_path):
 
 def run_check(results: Path, baseline: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:
     report = tmp_path / "report.md"
-    code = main(["check", str(results), "--baseline", str(baseline), "--report", str(report),
-                 *extra])
+    code = main(
+        ["check", str(results), "--baseline", str(baseline), "--report", str(report), *extra]
+    )
     return code, report.read_text() if report.exists() else ""
 
 
@@ -66,8 +66,11 @@ def test_record_writes_per_seed_values_settings_and_references(baseline):
     assert sorted(map(int, fast["seeds"])) == list(SEEDS)
     assert set(fast["seeds"]["0"]) == {"final", "regret", "auc"}
     assert fast["git_revision"] == ["abc123"]
-    assert fast["settings"] == {"budget": {"time": 100, "trials": None, "epochs": None},
-                                "n_workers": 1, "backend": "simulated"}
+    assert fast["settings"] == {
+        "budget": {"time": 100, "trials": None, "epochs": None},
+        "n_workers": 1,
+        "backend": "simulated",
+    }
     bench = data["benchmarks"]["bench"]
     assert bench["reference"]["best"] == 0.1 and bench["reference"]["horizon"] == 100
     assert "table" not in bench["identity"]["objective"]  # a location, not an identity
@@ -86,8 +89,11 @@ def test_planted_regression_is_flagged(tmp_path, baseline, capsys):
     shift(fresh, "fast", 0.05)
     code, report = run_check(fresh, baseline, tmp_path)
     assert code == 1
-    rows = {line.split("|")[2].strip(): line for line in report.splitlines()
-            if line.startswith("| bench |")}
+    rows = {
+        line.split("|")[2].strip(): line
+        for line in report.splitlines()
+        if line.startswith("| bench |")
+    }
     assert "**regressed**" in rows["fast"] and "| unchanged |" in rows["slow"]
     ref = json.loads(baseline.read_text())["benchmarks"]["bench"]["reference"]
     expected = 0.05 / (ref["worst"] - ref["best"])  # every value 0.05 worse, normalised

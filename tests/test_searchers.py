@@ -34,8 +34,10 @@ from hpo_methods.space import SearchSpace
 from tests.tables import SPACE_SPEC, synthetic_table
 
 MODEL_METHODS = ("bo", "tpe", "rea", "bohb", "mobster")
-UNIT_SQUARE = {"x": {"type": "uniform", "low": 0.0, "high": 1.0},
-               "y": {"type": "uniform", "low": 0.0, "high": 1.0}}
+UNIT_SQUARE = {
+    "x": {"type": "uniform", "low": 0.0, "high": 1.0},
+    "y": {"type": "uniform", "low": 0.0, "high": 1.0},
+}
 
 
 def finish(searcher: Searcher, trial_id: int, config: dict, value: float, epoch: int = 1) -> None:
@@ -271,9 +273,7 @@ def test_bohb_split_sizes_follow_the_paper():
 
 def test_bohb_switches_to_the_model_once_a_budget_has_enough_observations():
     space = SearchSpace.from_spec(UNIT_SQUARE)
-    searcher = KDEBOHBSearcher(
-        space, seed=0, max_epochs=9, budgets=[1, 3, 9], random_fraction=0.0
-    )
+    searcher = KDEBOHBSearcher(space, seed=0, max_epochs=9, budgets=[1, 3, 9], random_fraction=0.0)
     for t in range(10):  # ten trials start; N_min + 2 = 5 observations switch a budget on
         config = searcher.propose()
         searcher.on_trial_start(t, config)

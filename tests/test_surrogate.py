@@ -75,9 +75,14 @@ def test_fit_writes_ubj_model_and_manifest_with_checksum_and_schema(model_dir, t
     assert manifest["table"]["sha256"] == table.checksum
     assert [f["name"] for f in manifest["features"]] == [*table.hyperparameters, "epoch"]
     transforms = {f["name"]: f["transform"] for f in manifest["features"]}
-    assert transforms == {"activation": "category", "batch_size": "identity",
-                          "learning_rate": "log", "momentum": "identity",
-                          "weight_decay": "log", "epoch": "identity"}
+    assert transforms == {
+        "activation": "category",
+        "batch_size": "identity",
+        "learning_rate": "log",
+        "momentum": "identity",
+        "weight_decay": "log",
+        "epoch": "identity",
+    }
     assert [t["name"] for t in manifest["targets"]] == ["val_error", "train_loss", "epoch_time"]
     assert manifest["noise"]["estimated_from"] == {"configs": 8, "curves": 24}
     assert (model_dir / MODEL_FILE).read_bytes()[:1] == b"{"  # UBJSON object, not a pickle
@@ -88,8 +93,9 @@ def test_loading_refuses_a_model_fitted_to_another_table(model_dir, tmp_path):
     with pytest.raises(SurrogateError, match="sha256"):
         SurrogateModel.load(model_dir, other)
     with pytest.raises(SurrogateError, match="sha256"):
-        make_objective({"name": "x", "kind": "surrogate", "model": str(model_dir),
-                        "table": str(other.path)})
+        make_objective(
+            {"name": "x", "kind": "surrogate", "model": str(model_dir), "table": str(other.path)}
+        )
 
 
 def test_loading_refuses_a_table_with_another_search_space(model_dir, tmp_path):
@@ -256,10 +262,8 @@ def test_validation_never_scores_rows_it_was_fitted_on(table, monkeypatch, tmp_p
         assert tested == set(test) and not tested & fitted_on[k]
     report = cross_validate(table, SMALL, n_folds=4)
     assert [c["epoch"] for c in report["checkpoints"].values()] == [1, 2, 3, 6]
-    assert checkpoint_epochs(20) == {"epoch_1": 1, "epoch_25pct": 5, "epoch_50pct": 10,
-                                     "final": 20}
-    assert report["cumulative_time_decreasing_share"] == {"mean_curves": 0.0,
-                                                          "noisy_curves": 0.0}
+    assert checkpoint_epochs(20) == {"epoch_1": 1, "epoch_25pct": 5, "epoch_50pct": 10, "final": 20}
+    assert report["cumulative_time_decreasing_share"] == {"mean_curves": 0.0, "noisy_curves": 0.0}
     assert report["checkpoints"]["final"]["noise_ceiling"]["configs"] == 8
     write_report(report, tmp_path)
     saved = json.loads((tmp_path / "validation.json").read_text())
@@ -290,8 +294,9 @@ def test_fit_on_first_use_is_cached(table, params, monkeypatch, tmp_path):
     assert folder.parent == tmp_path / "cache" / "surrogates"
     assert cached_surrogate(table) == folder
     assert (folder / MODEL_FILE).stat().st_mtime_ns == stamp
-    objective = make_objective({"name": "s", "kind": "surrogate", "table": str(table.path),
-                                "noise": False})
+    objective = make_objective(
+        {"name": "s", "kind": "surrogate", "table": str(table.path), "noise": False}
+    )
     assert objective.describe()["model"] == str(folder)
     with pytest.raises(SurrogateError, match=r"needs benchmark\.model"):
         make_objective({"name": "s2", "kind": "surrogate", "noise": False})

@@ -39,19 +39,25 @@ def reports_bytes(root: Path) -> dict[str, bytes]:
 def sequential(table, tmp_path_factory):
     """The reference: the same 2 x 3 sweep with Hydra's default (sequential) launcher."""
     root = tmp_path_factory.mktemp("sequential")
-    args = [*SWEEP, f"benchmark.table={table}", f"results_dir={root}"]
+    args = [*SWEEP, "benchmark=tabular", f"benchmark.table={table}", f"results_dir={root}"]
     subprocess.run(cli(*args), cwd=root, check=True, capture_output=True)
     assert len(run_folders(root)) == 6
     return reports_bytes(root)
 
 
 @pytest.mark.parametrize(
-    "launcher", [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
-                 ["hydra/launcher=submitit_local"]],
+    "launcher",
+    [["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], ["hydra/launcher=submitit_local"]],
     ids=["joblib", "submitit_local"],
-)  # fmt: skip
+)
 def test_launchers_run_the_sweep_with_identical_results(table, tmp_path, sequential, launcher):
-    args = [*SWEEP, *launcher, f"benchmark.table={table}", f"results_dir={tmp_path}"]
+    args = [
+        *SWEEP,
+        *launcher,
+        "benchmark=tabular",
+        f"benchmark.table={table}",
+        f"results_dir={tmp_path}",
+    ]
     done = subprocess.run(cli(*args), cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert all(is_complete(f) for f in run_folders(tmp_path))
@@ -59,10 +65,14 @@ def test_launchers_run_the_sweep_with_identical_results(table, tmp_path, sequent
 
 
 def test_a_killed_sweep_resumes_without_redoing_or_losing_work(table, tmp_path, sequential):
-    args = [*SWEEP, f"benchmark.table={table}", f"results_dir={tmp_path}"]
+    args = [*SWEEP, "benchmark=tabular", f"benchmark.table={table}", f"results_dir={tmp_path}"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        cli(*args), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cli(*args),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
     finished = 0
@@ -76,8 +86,7 @@ def test_a_killed_sweep_resumes_without_redoing_or_losing_work(table, tmp_path, 
     complete = [f for f in run_folders(tmp_path) if is_complete(f)]
     assert len(complete) >= 2
     kept = {f: (f / "reports.parquet").stat().st_mtime_ns for f in complete}
-    resumed = subprocess.run(cli(*args), cwd=tmp_path, capture_output=True,
-                             text=True)  # fmt: skip
+    resumed = subprocess.run(cli(*args), cwd=tmp_path, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert resumed.stderr.count("already complete") == len(complete)
     # Finished runs were not redone, and everything equals an uninterrupted sweep.
