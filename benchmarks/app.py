@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -123,11 +122,19 @@ def hydra_main(cfg: DictConfig) -> dict | None:
     try:
         return run_job(cfg, folder)
     except USER_ERRORS as err:
-        _remove_if_empty(folder)
+        _remove_empty_folders(folder, Path(str(cfg.results_dir)))
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
 
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        folder.rmdir()
+def _remove_empty_folders(folder: Path, results_dir: Path) -> None:
+    """Remove the run folder Hydra made and its empty parents, up to and including results_dir
+    (a refused run leaves nothing behind)."""
+    stop = results_dir.resolve().parent
+    folder = folder.resolve()
+    while folder != stop and stop in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from surrogates.table import TABLE_FILE, TableError, load_table, read_parquet
-from tests.tables import synthetic_table
+from tests.tables import noisy_synthetic_table, synthetic_table
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,16 @@ def test_truncated_parquet_names_the_file(tables):
         load_table(tables / "truncated")
     with pytest.raises(TableError, match="no such file"):
         read_parquet(Path(tables / "nowhere.parquet"))
+
+
+def test_a_surrogate_whose_table_checksum_differs_is_refused(tmp_path):
+    other = noisy_synthetic_table(tmp_path / "other", n_configs=12, max_epochs=20, repeated=3)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "benchmark=resnet8_cifar10",
+         f"benchmark.table={other.path}", "results_dir=out"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "sha256" in lines[0] or "checksum" in lines[0]
+    assert not (tmp_path / "out").exists()
