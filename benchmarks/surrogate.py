@@ -1,8 +1,9 @@
 """The surrogate objective: learning curves predicted by a fitted XGBoost surrogate of a table.
 
 Its search space is continuous (the table's domains, not its recorded configurations). A trial's
-whole curve (every metric and every epoch time) is computed at ``start_trial`` with one
-``inplace_predict`` call on a NumPy array (one row per epoch); ``next_epoch`` replays it. With
+curve (every metric and every epoch time) is predicted as the trial reads it
+(:class:`surrogates.model.PredictedCurve`: epoch 1 first, the rest in one step when the trial goes
+on), with the same values as a whole-curve prediction. With
 ``noise=True`` the curve carries seed noise that is consistent along the curve, drawn from the
 trial's seed (which the backend derives from the run seed and the trial id); ``noise=False`` gives
 the deterministic mean curve. Epoch times are positive, so cumulative time strictly increases.
@@ -20,10 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.objective import CurveRun, Objective, TrialRun, resolve_path
+from benchmarks.objective import EpochResult, Objective, TrialRun, resolve_path
 from hpo_methods.space import Config
-from surrogates.model import SurrogateModel
+from surrogates.model import PredictedCurve, SurrogateModel
 from surrogates.table import Table, load_table
+
+
+class PredictedCurveRun(TrialRun):
+    """A trial replaying a :class:`~surrogates.model.PredictedCurve`, predicted as it goes."""
+
+    def __init__(self, names: tuple[str, ...], curve: PredictedCurve) -> None:
+        self._names = names
+        self._curve = curve
+        self.epochs_done = 0
+
+    def next_epoch(self) -> EpochResult:
+        row = self._curve.first(self.epochs_done + 1)[-1].tolist()
+        self.epochs_done += 1
+        return EpochResult(dict(zip(self._names, row[:-1], strict=True)), row[-1])
 
 
 class SurrogateObjective(Objective):
@@ -53,8 +68,7 @@ class SurrogateObjective(Objective):
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         self.space.validate(config)
         rng = np.random.default_rng(seed) if self.noise else None
-        metrics, times = self.model.curve(config, rng)
-        return CurveRun(self.metric_names, metrics, times)
+        return PredictedCurveRun(self.metric_names, self.model.predicted_curve(config, rng))
 
     def best_known_value(self) -> float:
         """The lowest observed value in the table: no surrogate curve goes below it."""

@@ -4,10 +4,12 @@
 
 Without MODEL_DIR it fits a development surrogate of a noisy synthetic table (250 configurations,
 20 epochs) with the shipped XGBoost settings in a temporary folder first. Prints JSON: per query
-(mean and median over the configurations, best of ``repeats`` passes, in microseconds), for mean
-and noisy curves, and the bare ``inplace_predict`` call alone, plus the 1-minute load average (the
-wall-clock figures are only comparable on a quiet machine; ``cpu_mean`` is this process's CPU time
-per query, which preemption by other processes does not inflate).
+(mean and median over the configurations, best of ``repeats`` passes, in microseconds) for mean
+and noisy curves read to the last epoch, for the tree walk alone (``CurveForest.curve``, what a
+query uses) and for XGBoost's ``inplace_predict`` on the same rows (the same numbers, for
+comparison), plus the 1-minute load average (wall-clock figures are only comparable on a quiet
+machine; ``cpu_mean`` is this process's CPU time per query, which preemption by other processes
+does not inflate).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.objective import TrialRun
 from benchmarks.surrogate import SurrogateObjective
 from surrogates.fit import fit_surrogate
 
@@ -46,6 +49,12 @@ def _time_per_call(fn, items: list, repeats: int) -> dict[str, float]:
         best["median"] = min(best["median"], float(np.median(times)) * 1e6)
         best["cpu_mean"] = min(best["cpu_mean"], cpu * 1e6)
     return {k: round(v, 1) for k, v in best.items()}
+
+
+def read_whole(run: TrialRun, epochs: int) -> None:
+    """Read every epoch of a trial (a surrogate trial predicts its curve as it is read)."""
+    for _ in range(epochs):
+        run.next_epoch()
 
 
 def main() -> int:
@@ -77,9 +86,16 @@ def main() -> int:
             objective.noise = noise
             key = "noisy" if noise else "mean"
             result[f"start_trial_{key}_us"] = _time_per_call(
-                lambda i, c: objective.start_trial(i, c, i), configs, args.repeats
+                lambda i, c: read_whole(objective.start_trial(i, c, i), model.max_epochs),
+                configs,
+                args.repeats,
             )
-        result["inplace_predict_only_us"] = _time_per_call(
+        features = [model.encoder.encode_config(c) for c in configs]
+        epochs = np.arange(1, model.max_epochs + 1, dtype=float)
+        result["forest_curve_only_us"] = _time_per_call(
+            lambda i, f: model.forest.curve(f, epochs), features, args.repeats
+        )
+        result["xgboost_inplace_predict_us"] = _time_per_call(
             lambda i, x: model.booster.inplace_predict(x, validate_features=False), rows,
             args.repeats,
         )

@@ -4,22 +4,26 @@ A surrogate folder holds
 
 - ``model.ubj``: ONE multi-output XGBoost booster (XGBoost's UBJSON format). Its rows are
   (configuration, epoch); its outputs are, in order, every metric of the table (``val_error``,
-  ``train_loss``, ...) and ``epoch_time``, each transformed and standardised (see below). One
-  booster means one ``inplace_predict`` call per learning curve: the call, not the rows, is what
-  costs time.
+  ``train_loss``, ...) and ``epoch_time``, each transformed and standardised (see below). A
+  learning curve is one walk of its trees by :class:`~surrogates.forest.CurveForest` (the same
+  numbers as XGBoost's ``inplace_predict``, about ten times faster for one curve); many curves at
+  once go through XGBoost itself.
 - ``surrogate.json``: the manifest: the table it was fitted to (name, sha256 checksum, search space,
   max_epochs, metrics, observed ranges), the feature schema (names, order, domains, transforms,
   categories), the target transforms, the noise model, the XGBoost settings and versions, and the
   sha256 of ``model.ubj``.
 
 Features: every hyperparameter on the scale of its domain (``log`` for log domains, the category
-index as a native XGBoost categorical feature for ``choice``), then ``epoch``.
+index as a native XGBoost categorical feature for ``choice``), then the derived SGD features of
+:data:`DERIVED_FEATURES` whose hyperparameters the space has (e.g. the effective step
+``log(learning_rate) - log(1 - momentum)``; constant along a curve), then ``epoch`` (always last).
 
 Targets: a metric ``y`` with observed range [lo, hi] is modelled as
 ``logit((y - lo + m) / (hi - lo + 2m))`` with a margin ``m``; the inverse maps any prediction
 back into (lo - m, hi + m) and is then clipped to [lo, hi], so predictions never leave the observed
 range, however far a configuration lies from the table. Epoch time is modelled as
-``log(epoch_time)`` per epoch (an increment model) and clipped to the observed [min, max] > 0, so
+``log(epoch_time)`` per epoch (an increment model; trained on each curve's mean log time, since
+epochs of one curve differ only by machine load) and clipped to the observed [min, max] > 0, so
 cumulative time is strictly increasing along every curve.
 """
 
@@ -30,6 +34,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,7 @@ import xgboost as xgb
 from scipy.special import expit
 
 from hpo_methods.space import Choice, Config, SearchSpace
+from surrogates.forest import CurveForest
 from surrogates.noise import NoiseModel
 from surrogates.table import Table, file_sha256
 
@@ -57,8 +63,57 @@ class SurrogateError(ValueError):
 # -- features -----------------------------------------------------------------------------------
 
 
+# Derived features from SGD knowledge, each a sum of ``coefficient * f(hyperparameter)`` with
+# f = ``log`` or ``log1m`` (log(1 - x)). Trees split one feature at a time, so an interaction such
+# as the effective step size lr / (1 - momentum) costs many splits on the raw features; given
+# directly it costs one (grouped CV on the shipped table: final R^2 0.856 -> 0.896, rho
+# 0.913 -> 0.930). A feature is used when every hyperparameter it names is a numeric domain of the
+# space whose values keep f finite; it is constant along a learning curve. Its hyperparameters are
+# clipped into their domains first, so a configuration far outside them still gets finite features.
+DERIVED_FEATURES: dict[str, tuple[tuple[str, float, str], ...]] = {
+    "log_eff_lr": (("learning_rate", 1.0, "log"), ("momentum", -1.0, "log1m")),
+    "log_lr_per_bs": (("learning_rate", 1.0, "log"), ("batch_size", -1.0, "log")),
+    "log_eff_lr_per_bs": (
+        ("learning_rate", 1.0, "log"), ("momentum", -1.0, "log1m"), ("batch_size", -1.0, "log"),
+    ),
+    "log_lr_wd": (("learning_rate", 1.0, "log"), ("weight_decay", 1.0, "log")),
+    "log_eff_lr_wd": (
+        ("learning_rate", 1.0, "log"), ("momentum", -1.0, "log1m"), ("weight_decay", 1.0, "log"),
+    ),
+}
+
+
+def _derived_applies(space: SearchSpace, terms: tuple[tuple[str, float, str], ...]) -> bool:
+    domains = {d.name: d for d in space.domains}
+    for name, _, f in terms:
+        d = domains.get(name)
+        if d is None or isinstance(d, Choice):
+            return False
+        low, high = getattr(d, "low", None), getattr(d, "high", None)
+        if low is None or high is None:
+            return False
+        if (f == "log" and not low > 0) or (f == "log1m" and not high < 1):
+            return False
+    return True
+
+
+def _formula(terms: tuple[tuple[str, float, str], ...]) -> str:
+    parts = []
+    for name, coef, f in terms:
+        arg = f"log({name})" if f == "log" else f"log(1 - {name})"
+        sign = "-" if coef < 0 else "+"
+        mag = "" if abs(coef) == 1 else f"{abs(coef):g} * "
+        parts.append(f"{sign} {mag}{arg}")
+    return " ".join(parts).lstrip("+ ")
+
+
 class FeatureEncoder:
-    """Maps configurations (and epochs) to the model's feature rows."""
+    """Maps configurations (and epochs) to the model's feature rows.
+
+    Columns: the hyperparameters (space order), the derived features that apply (see
+    :data:`DERIVED_FEATURES`), then ``epoch``, always last; all but ``epoch`` are constant along
+    a curve.
+    """
 
     def __init__(self, space: SearchSpace) -> None:
         self.space = space
@@ -72,14 +127,24 @@ class FeatureEncoder:
                 self.codes[d.name] = {c: i for i, c in enumerate(d.categories)}
             else:
                 self.transforms.append("log" if d.kind in LOG_KINDS else "identity")
+        self.derived: dict[str, tuple[tuple[str, float, str], ...]] = {
+            name: terms for name, terms in DERIVED_FEATURES.items()
+            if name not in space.names and _derived_applies(space, terms)
+        }
+        self._bounds = {
+            d.name: (float(d.low), float(d.high)) for d in space.domains
+            if any(d.name == term[0] for terms in self.derived.values() for term in terms)
+        }
 
     @property
     def names(self) -> list[str]:
-        return [*self.space.names, EPOCH_FEATURE]
+        return [*self.space.names, *self.derived, EPOCH_FEATURE]
 
     @property
     def types(self) -> list[str]:
-        return ["c" if t == "category" else "q" for t in self.transforms] + ["q"]
+        return ["c" if t == "category" else "q" for t in self.transforms] + ["q"] * (
+            len(self.derived) + 1
+        )
 
     def schema(self) -> list[dict[str, Any]]:
         """The feature schema stored in the manifest: names, order, domains, transforms."""
@@ -87,11 +152,15 @@ class FeatureEncoder:
             {"name": d.name, "domain": d.spec(), "transform": t}
             for d, t in zip(self.space.domains, self.transforms, strict=True)
         ]
+        rows += [
+            {"name": name, "transform": "derived", "formula": _formula(terms)}
+            for name, terms in self.derived.items()
+        ]
         return [*rows, {"name": EPOCH_FEATURE, "transform": "identity"}]
 
     def encode_config(self, config: Mapping[str, Any]) -> np.ndarray:
-        """The hyperparameter part of a feature row (no epoch)."""
-        out = np.empty(len(self.transforms))
+        """The hyperparameter part of a feature row (no epoch), derived features included."""
+        out = np.empty(len(self.transforms) + len(self.derived))
         for i, (name, t) in enumerate(zip(self.space.names, self.transforms, strict=True)):
             value = config[name]
             if t == "category":
@@ -105,6 +174,13 @@ class FeatureEncoder:
                 out[i] = math.log(value)
             else:
                 out[i] = float(value)
+        for i, terms in enumerate(self.derived.values(), start=len(self.transforms)):
+            total = 0.0
+            for name, coef, f in terms:
+                lo, hi = self._bounds[name]
+                v = min(max(float(config[name]), lo), hi)
+                total += coef * (math.log(v) if f == "log" else math.log1p(-v))
+            out[i] = total
         return out
 
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
@@ -122,12 +198,18 @@ class FeatureEncoder:
                 columns.append(np.log(col.to_numpy(dtype=float)))
             else:
                 columns.append(col.to_numpy(dtype=float))
+        for terms in self.derived.values():
+            total = np.zeros(len(frame))
+            for name, coef, f in terms:
+                v = np.clip(frame[name].to_numpy(dtype=float), *self._bounds[name])
+                total += coef * (np.log(v) if f == "log" else np.log1p(-v))
+            columns.append(total)
         columns.append(frame[EPOCH_FEATURE].to_numpy(dtype=float))
         return np.ascontiguousarray(np.column_stack(columns))
 
     def curve_rows(self, config: Mapping[str, Any], max_epochs: int) -> np.ndarray:
         """One feature row per epoch 1..max_epochs for one configuration."""
-        x = np.empty((max_epochs, len(self.transforms) + 1))
+        x = np.empty((max_epochs, len(self.names)))
         x[:, :-1] = self.encode_config(config)
         x[:, -1] = np.arange(1, max_epochs + 1)
         return x
@@ -335,17 +417,21 @@ class SurrogateModel:
                        self._base + expit(z) * self._width)
         return np.clip(out, self._lo, self._hi)
 
-    def curve(
+    def predicted_curve(
         self, config: Config, rng: np.random.Generator | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """A whole learning curve: (metrics[epoch - 1, metric], epoch_times[epoch - 1]).
+    ) -> PredictedCurve:
+        """One configuration's curve, predicted as far as it is read (see :class:`PredictedCurve`).
 
         ``rng`` None gives the mean curve; otherwise noise that is consistent along the curve.
         """
-        z = self.predict_z(self.encoder.curve_rows(config, self.max_epochs))
-        if rng is not None:
-            z = z + self.noise.sample(rng)
-        out = self.outputs(z)
+        noise = self.noise.sample(rng) if rng is not None else None
+        return PredictedCurve(self, self.encoder.encode_config(config), noise)
+
+    def curve(
+        self, config: Config, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A whole learning curve: (metrics[epoch - 1, metric], epoch_times[epoch - 1])."""
+        out = self.predicted_curve(config, rng).first(self.max_epochs)
         return out[:, :-1], out[:, -1]
 
     def mean_curves(self, configs: Sequence[Config] | pd.DataFrame) -> np.ndarray:
@@ -355,6 +441,11 @@ class SurrogateModel:
         rows = frame.loc[frame.index.repeat(e)].reset_index(drop=True)
         rows[EPOCH_FEATURE] = np.tile(self._epochs, n)
         return self.outputs(self.predict_z(self.encoder.encode_frame(rows))).reshape(n, e, -1)
+
+    @cached_property
+    def forest(self) -> CurveForest:
+        """The booster as a :class:`~surrogates.forest.CurveForest` (same predictions, faster)."""
+        return CurveForest(self.booster)
 
     @property
     def target_names(self) -> list[str]:
@@ -369,3 +460,36 @@ class SurrogateModel:
     def worst_observed(self) -> float:
         """The highest value of the objective metric in the table (predictions never go above)."""
         return float(self.targets[self.target_names.index(self.metric)].hi)
+
+
+class PredictedCurve:
+    """A learning curve predicted on demand: every output in observed units, one row per epoch.
+
+    The noise of every epoch is drawn when the curve is created, so the values do not depend on
+    how far or in which steps the curve is read. The trees are walked for epoch 1 alone at first
+    and for all the remaining epochs when a later one is read: under early stopping most trials
+    never get past their first epochs, and one walk costs about as much for one epoch as for all.
+    """
+
+    def __init__(
+        self, model: SurrogateModel, features: np.ndarray, noise: np.ndarray | None
+    ) -> None:
+        self._model = model
+        self._features = features
+        self._noise = noise
+        self._values = np.empty((0, len(model.targets)))
+
+    def first(self, epochs: int) -> np.ndarray:
+        """The rows of epochs 1..``epochs``: shape (epochs, outputs), the last output epoch time."""
+        model = self._model
+        if not 1 <= epochs <= model.max_epochs:
+            raise ValueError(f"epochs must be in 1..{model.max_epochs} (got {epochs})")
+        done = len(self._values)
+        if epochs > done:
+            stop = epochs if done == 0 and epochs == 1 else model.max_epochs
+            raw = model.forest.curve(self._features, model._epochs[done:stop])
+            z = raw * model._scale + model._center
+            if self._noise is not None:
+                z = z + self._noise[done:stop]
+            self._values = np.concatenate([self._values, model.outputs(z)])
+        return self._values[:epochs]

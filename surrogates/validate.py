@@ -9,12 +9,17 @@ are the mean over its seeds. Writes ``validation.json`` and ``validation.png``/`
 Noise ceilings reported beside the scores: the seed-vs-seed rank correlation of the metric among
 configurations with several seeds (how well one seed ranks another), and the R^2 that a perfect
 predictor of the mean curve would reach against the noisy observed seed means,
-``1 - mean(sigma_e^2 / n_seeds) / var(observed)`` with the pooled seed noise ``sigma_e``.
+``1 - mean(sigma_e^2 / n_seeds) / var(observed)`` with the pooled seed noise ``sigma_e``, and the
+Spearman/Kendall such a predictor would reach (simulated: the observed means shrunk to the estimated
+true spread stand for the truth, plus Gaussian seed noise of variance ``sigma_e^2 / n_seeds``).
+Epoch time gets its own ceiling: how well one seed's per-configuration mean time predicts another
+seed's times on the configurations run with several seeds (every ordered pair of seeds).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
@@ -168,6 +173,72 @@ def noise_ceiling(table: Table, epoch: int) -> dict[str, Any]:
     }
 
 
+def perfect_predictor_ranks(
+    observed: np.ndarray, noise_var: np.ndarray, draws: int = 200, seed: int = 0
+) -> dict[str, float | None]:
+    """Spearman/Kendall of the true means against noisy observed means (simulated, see module)."""
+    total = float(observed.var())
+    true_var = max(total - float(np.mean(noise_var)), 0.0)
+    if total <= 0 or true_var <= 0:
+        return {"spearman_perfect_mean_predictor": None, "kendall_perfect_mean_predictor": None}
+    truth = observed.mean() + math.sqrt(true_var / total) * (observed - observed.mean())
+    rng = np.random.default_rng(seed)
+    rho, tau = [], []
+    for _ in range(draws):
+        noisy = truth + rng.standard_normal(len(truth)) * np.sqrt(noise_var)
+        rho.append(stats.spearmanr(truth, noisy).statistic)
+        tau.append(stats.kendalltau(truth, noisy).statistic)
+    return {"spearman_perfect_mean_predictor": _plain(float(np.mean(rho))),
+            "kendall_perfect_mean_predictor": _plain(float(np.mean(tau)))}
+
+
+def epoch_time_ceiling(table: Table, predicted: np.ndarray | None = None) -> dict[str, Any]:
+    """Seed-vs-seed agreement of epoch time on the configurations with several seeds.
+
+    For every ordered pair (observed seed a, predictor seed b): R^2 and Spearman of seed b's
+    per-configuration mean epoch time against seed a's per-configuration means and against seed
+    a's every-epoch times (the report's ``rows`` figure). ``predicted`` (configs sorted by id,
+    epochs) adds the surrogate's held-out figures against each seed on the same configurations.
+    """
+    frame = table.frame
+    means = frame.groupby(["config_id", "seed"])[TIME_TARGET].mean().unstack()
+    multi = means[means.notna().sum(axis=1) >= 2]
+    out: dict[str, Any] = {"configs": len(multi), "pairs": []}
+    if len(multi) < 3:
+        return out
+    for a, b in itertools.permutations(multi.columns, 2):
+        both = multi[[a, b]].dropna()
+        if len(both) < 3:
+            continue
+        rows = frame[(frame["seed"] == a) & frame["config_id"].isin(both.index)]
+        guess = rows["config_id"].map(both[b]).to_numpy()
+        out["pairs"].append({
+            "observed_seed": int(a), "predictor_seed": int(b), "configs": len(both),
+            "per_config_mean": {"r2": _plain(r2_score(both[a], both[b])),
+                                "spearman": _plain(stats.spearmanr(both[a], both[b]).statistic)},
+            "rows": {"r2": _plain(r2_score(rows[TIME_TARGET], guess)),
+                     "spearman": _plain(stats.spearmanr(rows[TIME_TARGET], guess).statistic)},
+        })
+    for kind in ("per_config_mean", "rows"):
+        out[f"{kind}_median_over_pairs"] = {
+            m: _plain(float(np.median([p[kind][m] for p in out["pairs"]])))
+            for m in ("r2", "spearman")
+        }
+    if predicted is not None:
+        ids = np.sort(frame["config_id"].unique())
+        model = []
+        for a in multi.columns:
+            rows = frame[(frame["seed"] == a) & frame["config_id"].isin(multi.index)]
+            rows = rows.sort_values(["config_id", "epoch"])
+            guess = predicted[np.searchsorted(ids, rows["config_id"]), rows["epoch"] - 1]
+            model.append({"observed_seed": int(a), "configs": int(rows["config_id"].nunique()),
+                          "rows": {"r2": _plain(r2_score(rows[TIME_TARGET], guess)),
+                                   "spearman": _plain(
+                                       stats.spearmanr(rows[TIME_TARGET], guess).statistic)}})
+        out["surrogate_on_these_configs"] = model
+    return out
+
+
 def _rise_share(curves: np.ndarray) -> float:
     """Share of epoch steps (over curves x epochs-1) where the value rises."""
     steps = np.diff(curves, axis=1)
@@ -210,6 +281,7 @@ def cross_validate(
             ceiling["r2_perfect_mean_predictor"] = _plain(
                 1.0 - float(np.mean(step**2 / n_seeds)) / float(observed.var())
             )
+            ceiling.update(perfect_predictor_ranks(observed, step**2 / n_seeds))
         report["checkpoints"][name] = {"epoch": epoch, **scores, "noise_ceiling": ceiling}
     others = {}
     for k, name in enumerate(outputs):
@@ -224,6 +296,7 @@ def cross_validate(
     report["epoch_time"] = {
         "rows": {"r2": rows["r2"], "spearman": rows["spearman"]},
         "per_config_mean": {"r2": per_config["r2"], "spearman": per_config["spearman"]},
+        "noise_ceiling": epoch_time_ceiling(table, pred_t),
     }
     cum_steps = np.diff(np.cumsum(pred_t, axis=1), axis=1)
     decreasing = {"mean_curves": float((cum_steps <= 0).mean())}
@@ -377,10 +450,19 @@ def print_summary(report: dict[str, Any]) -> None:
         print(f"{name:>12} (epoch {c['epoch']:>3}): R2 {_fmt(c['r2'])}  rho {_fmt(c['spearman'])}"
               f"  tau {_fmt(c['kendall'])}  sparse tau {_fmt(c['sparse_kendall'])}"
               f"   seed-vs-seed rho {_fmt(ceiling['spearman'])} ({ceiling['configs']} configs),"
-              f" R2 ceiling {_fmt(ceiling.get('r2_perfect_mean_predictor'))}")
+              f" R2 ceiling {_fmt(ceiling.get('r2_perfect_mean_predictor'))}"
+              f" rho ceiling {_fmt(ceiling.get('spearman_perfect_mean_predictor'))}"
+              f" tau ceiling {_fmt(ceiling.get('kendall_perfect_mean_predictor'))}")
     et = report["epoch_time"]
     print(f"  epoch time: R2 {_fmt(et['rows']['r2'])} rho {_fmt(et['rows']['spearman'])} "
           f"(per-config mean: R2 {_fmt(et['per_config_mean']['r2'])})")
+    tc = et.get("noise_ceiling", {})
+    if tc.get("pairs"):
+        print(f"  epoch time ceiling (one seed's per-config mean predicting another's, "
+              f"{tc['configs']} configs, median over {len(tc['pairs'])} seed pairs): rows R2 "
+              f"{_fmt(tc['rows_median_over_pairs']['r2'])} rho "
+              f"{_fmt(tc['rows_median_over_pairs']['spearman'])}; per-config mean R2 "
+              f"{_fmt(tc['per_config_mean_median_over_pairs']['r2'])}")
     print(f"  cumulative time decreasing share: {report['cumulative_time_decreasing_share']}")
     print(f"  val_error rise share: {report['val_error_rise_share']}")
     pick = report["surrogate_pick"]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks.objective import trial_seed
@@ -17,10 +18,18 @@ from benchmarks.registry import make_objective
 from benchmarks.simulated import Budget, SimulatedBackend
 from benchmarks.surrogate import SurrogateObjective
 from hpo_methods.registry import make_method
+from hpo_methods.space import SearchSpace
 from surrogates import fit as fit_module
 from surrogates import validate as validate_module
-from surrogates.fit import cached_surrogate, fit_surrogate
-from surrogates.model import MANIFEST_FILE, MODEL_FILE, SurrogateError, SurrogateModel, Target
+from surrogates.fit import cached_surrogate, curve_mean_time, fit_surrogate
+from surrogates.model import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    FeatureEncoder,
+    SurrogateError,
+    SurrogateModel,
+    Target,
+)
 from surrogates.noise import CurveNoise, fit_curve_noise
 from surrogates.validate import checkpoint_epochs, cross_validate, fold_assignment, write_report
 from tests.tables import noisy_synthetic_table, synthetic_table
@@ -73,7 +82,8 @@ def test_fit_writes_ubj_model_and_manifest_with_checksum_and_schema(model_dir, t
     assert sorted(p.name for p in model_dir.iterdir()) == [MODEL_FILE, MANIFEST_FILE]
     manifest = json.loads((model_dir / MANIFEST_FILE).read_text())
     assert manifest["table"]["sha256"] == table.checksum
-    assert [f["name"] for f in manifest["features"]] == [*table.hyperparameters, "epoch"]
+    derived = ["log_eff_lr", "log_lr_per_bs", "log_eff_lr_per_bs", "log_lr_wd", "log_eff_lr_wd"]
+    assert [f["name"] for f in manifest["features"]] == [*table.hyperparameters, *derived, "epoch"]
     transforms = {f["name"]: f["transform"] for f in manifest["features"]}
     assert transforms == {
         "activation": "category",
@@ -81,8 +91,13 @@ def test_fit_writes_ubj_model_and_manifest_with_checksum_and_schema(model_dir, t
         "learning_rate": "log",
         "momentum": "identity",
         "weight_decay": "log",
+        **dict.fromkeys(derived, "derived"),
         "epoch": "identity",
     }
+    formulas = {f["name"]: f.get("formula") for f in manifest["features"]}
+    assert formulas["log_eff_lr_per_bs"] == (
+        "log(learning_rate) - log(1 - momentum) - log(batch_size)"
+    )
     assert [t["name"] for t in manifest["targets"]] == ["val_error", "train_loss", "epoch_time"]
     assert manifest["noise"]["estimated_from"] == {"configs": 8, "curves": 24}
     assert (model_dir / MODEL_FILE).read_bytes()[:1] == b"{"  # UBJSON object, not a pickle
@@ -118,6 +133,54 @@ def test_loading_refuses_a_manifest_whose_schema_does_not_match_the_model(model_
     (bad / MANIFEST_FILE).write_text(json.dumps(manifest))
     with pytest.raises(SurrogateError, match="3 outputs"):
         SurrogateModel.load(bad)
+
+
+def test_loading_refuses_a_model_fitted_without_the_derived_features(model_dir, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    manifest = json.loads((bad / MANIFEST_FILE).read_text())
+    manifest["features"] = [f for f in manifest["features"] if f["transform"] != "derived"]
+    (bad / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(SurrogateError, match="feature schema"):
+        SurrogateModel.load(bad)
+
+
+def test_derived_features_by_hand_and_only_when_their_hyperparameters_exist():
+    space = SearchSpace.from_spec({
+        "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1.0},
+        "momentum": {"type": "uniform", "low": 0.0, "high": 0.9},
+        "batch_size": {"type": "randint", "low": 8, "high": 128},
+    })
+    encoder = FeatureEncoder(space)  # no weight_decay: the two weight-decay features are left out
+    assert encoder.names == ["learning_rate", "momentum", "batch_size", "log_eff_lr",
+                             "log_lr_per_bs", "log_eff_lr_per_bs", "epoch"]
+    config = {"learning_rate": 0.01, "momentum": 0.9, "batch_size": 100}
+    # lr / (1 - m) = 0.1; lr / bs = 1e-4; lr / (1 - m) / bs = 1e-3
+    expected = [np.log(0.01), 0.9, 100, np.log(0.1), np.log(1e-4), np.log(1e-3)]
+    assert encoder.encode_config(config) == pytest.approx(expected)
+    rows = encoder.curve_rows(config, 3)
+    assert rows[:, :-1] == pytest.approx(np.tile(expected, (3, 1)))
+    assert list(rows[:, -1]) == [1, 2, 3]
+    frame = pd.DataFrame([{**config, "epoch": 2}])
+    assert encoder.encode_frame(frame)[0] == pytest.approx([*expected, 2])
+    # outside the domains: derived features use the values clipped in (m 0.9, bs 8), still finite
+    far = {"learning_rate": 0.01, "momentum": 50.0, "batch_size": 1}
+    assert encoder.encode_config(far)[3:] == pytest.approx(
+        [np.log(0.1), np.log(0.01 / 8), np.log(0.1 / 8)]
+    )
+    momentum_to_one = SearchSpace.from_spec({
+        "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1.0},
+        "momentum": {"type": "uniform", "low": 0.0, "high": 1.0},  # log(1 - 1) is not finite
+    })
+    assert FeatureEncoder(momentum_to_one).names == ["learning_rate", "momentum", "epoch"]
+
+
+def test_epoch_time_label_is_the_mean_along_each_curve():
+    frame = pd.DataFrame({"config_id": [0, 0, 1, 1, 0, 0], "seed": [0, 0, 0, 0, 1, 1]})
+    z = np.array([[0.1, 1.0], [0.2, 3.0], [0.3, 5.0], [0.4, 9.0], [0.5, 2.0], [0.6, 2.0]])
+    labels = curve_mean_time(frame, z, ["val_error", "epoch_time"])
+    assert labels[:, 0] == pytest.approx(z[:, 0])  # metrics keep their per-epoch values
+    assert labels[:, 1] == pytest.approx([2.0, 2.0, 7.0, 7.0, 2.0, 2.0])
 
 
 def test_loading_refuses_a_replaced_model_file(model_dir, tmp_path, table, params):

@@ -17,9 +17,9 @@ Rung levels are ``grace_period * eta**k`` epochs (k = 0, 1, ...) below ``max_epo
 
 from __future__ import annotations
 
+import bisect
+import math
 from enum import StrEnum
-
-import numpy as np
 
 from hpo_methods.protocol import Decision, Scheduler, TrialStatus
 
@@ -49,6 +49,23 @@ def rung_levels(grace_period: int, reduction_factor: float, max_epochs: int) -> 
     return [*levels, max_epochs]
 
 
+def linear_quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile of ascending ``ordered`` values, linear interpolation (numpy's default).
+
+    Hyndman and Fan's definition 7: position ``h = (n - 1) q``, value
+    ``x[floor(h)] + (h - floor(h)) (x[floor(h) + 1] - x[floor(h)])``. An exact position returns
+    its value, so +inf values (failed trials) never turn the result into NaN.
+    """
+    if not ordered:
+        raise ValueError("quantile of no values")
+    h = (len(ordered) - 1) * q
+    lo = math.floor(h)
+    gamma = h - lo
+    if gamma == 0.0:
+        return ordered[lo]
+    return ordered[lo] + gamma * (ordered[lo + 1] - ordered[lo])
+
+
 class ASHAScheduler(Scheduler):
     """Asynchronous successive halving, stopping or promotion variant (see the module docstring)."""
 
@@ -69,15 +86,21 @@ class ASHAScheduler(Scheduler):
         # rung epoch -> {trial_id: value recorded there}, in order of arrival
         self.recorded: dict[int, dict[int, float]] = {r: {} for r in self.rungs[:-1]}
         self.promoted: dict[int, set[int]] = {r: set() for r in self.rungs[:-1]}
+        self.ordered: dict[int, list[float]] = {r: [] for r in self.rungs[:-1]}  # sorted values
         self.paused: set[int] = set()
 
     def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
         if epoch not in self.recorded:
             return Decision.CONTINUE
         rung = self.recorded[epoch]
+        again = trial_id in rung
         rung[trial_id] = value
         if self.variant is AshaVariant.STOPPING:
-            cutoff = float(np.quantile(list(rung.values()), 1.0 / self.eta))
+            if again:
+                self.ordered[epoch] = sorted(rung.values())
+            else:
+                bisect.insort(self.ordered[epoch], value)
+            cutoff = linear_quantile(self.ordered[epoch], 1.0 / self.eta)
             return Decision.CONTINUE if value <= cutoff else Decision.STOP
         self.paused.add(trial_id)
         return Decision.PAUSE
