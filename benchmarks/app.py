@@ -57,6 +57,7 @@ def _execute(cfg, settings: RunSettings, objective, method, folder: Path) -> dic
             "seed": settings.seed,
             "n_workers": settings.n_workers,
             "backend": settings.backend,
+            "count_method_time": settings.count_method_time,
             "objective": objective.describe(),
             "best_known_value": objective.best_known_value(),
             "worst_known_value": objective.worst_known_value(),
@@ -70,8 +71,9 @@ def _execute(cfg, settings: RunSettings, objective, method, folder: Path) -> dic
         )  # fmt: skip
     else:
         backend = SimulatedBackend(
-            method, objective, settings.n_workers, settings.budget, settings.seed, progress=progress
-        )
+            method, objective, settings.n_workers, settings.budget, settings.seed,
+            progress=progress, count_method_time=settings.count_method_time,
+        )  # fmt: skip
     result = backend.run()
     if progress is not None:
         progress.clear()

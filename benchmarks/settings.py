@@ -32,6 +32,7 @@ class RunSettings:
     method_settings: dict[str, Any]
     benchmark: dict[str, Any]
     gpus: list[str]
+    count_method_time: bool = False
 
 
 def _int(cfg: DictConfig, key: str, minimum: int) -> int:
@@ -40,6 +41,13 @@ def _int(cfg: DictConfig, key: str, minimum: int) -> int:
         raise ConfigError(f"{key} must be an integer (got {value!r})")
     if value < minimum:
         raise ConfigError(f"{key} must be >= {minimum} (got {value})")
+    return value
+
+
+def _bool(cfg: DictConfig, key: str) -> bool:
+    value = OmegaConf.select(cfg, key, default=False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false (got {value!r})")
     return value
 
 
@@ -70,6 +78,12 @@ def settings_from_config(cfg: DictConfig) -> RunSettings:
     results_dir = Path(str(cfg.results_dir))
     if results_dir.exists() and not results_dir.is_dir():
         raise ConfigError(f"results_dir '{results_dir}' exists and is not a folder")
+    count_method_time = _bool(cfg, "count_method_time")
+    if count_method_time and backend != "simulated":
+        raise ConfigError(
+            "count_method_time applies to the simulated backend only (the local backend's "
+            "real clock already includes the method's time)"
+        )
     method = OmegaConf.to_container(cfg.method, resolve=True)
     return RunSettings(
         seed=_int(cfg, "seed", 0),
@@ -85,6 +99,7 @@ def settings_from_config(cfg: DictConfig) -> RunSettings:
         method_settings=dict(method.get("settings") or {}),
         benchmark=objective_spec(cfg),
         gpus=_gpus(cfg.get("gpus")) if backend == "local" else [],
+        count_method_time=count_method_time,
     )
 
 

@@ -18,8 +18,10 @@ from hpo_methods.methods.hypertune import (
     bounded_history,
     discordant_fraction,
     ensemble_weights,
+    fold_sizes,
     joint_posterior,
     joint_samples,
+    product_of_experts,
 )
 from hpo_methods.protocol import Decision, Method, TrialStatus
 from hpo_methods.registry import make_method, method_settings
@@ -41,13 +43,21 @@ BASE_27 = {3: 1, 2: 3, 1: 9, 0: 27}
 # -- the bracket distribution --------------------------------------------------------------------
 
 
-def test_scheduler_brackets_and_levels():
+def test_scheduler_levels_bases_and_thresholds():
     s = HyperTuneScheduler(27, 0)
-    assert s.rungs == {3: [1, 3, 9, 27], 2: [3, 9, 27], 1: [9, 27], 0: [27]}
+    assert s.levels == [1, 3, 9, 27]  # one rung system shared by every bracket
     assert s.base == BASE_27
-    assert s.levels == [1, 3, 9, 27]
+    # Synchronous Hyperband's most aggressive bracket has rungs of 27, 9 and 3 trials below R,
+    # which is R * eta^-i, the authors' promotion_start_threshold.
+    assert s.threshold == {1: 27, 3: 9, 9: 3}
     assert s.probabilities() == pytest.approx({k: float(v) for k, v in DEFAULT_27.items()})
-    assert HyperTuneScheduler(27, 0, brackets=2).rungs == {3: [1, 3, 9, 27], 2: [3, 9, 27]}
+    assert HyperTuneScheduler(27, 0, brackets=2).base == {3: 1, 2: 3}
+    # R = 20 is not a power of eta: levels 1, 3, 9, then 20; the bracket s_max = 2 has 9 trials.
+    twenty = HyperTuneScheduler(20, 0)
+    assert twenty.levels == [1, 3, 9, 20]
+    assert twenty.base == {2: 1, 1: 3, 0: 9}
+    assert twenty.threshold == {1: 9, 3: 3, 9: 1}
+    assert HyperTuneScheduler(27, 0, promotion_threshold=False).threshold == {1: 0, 3: 0, 9: 0}
 
 
 def test_bracket_distribution_by_hand():
@@ -81,11 +91,39 @@ def test_bracket_draws_follow_the_learned_distribution():
 # -- D-ASHA --------------------------------------------------------------------------------------
 
 
-def _single_bracket(delayed: bool = True) -> HyperTuneScheduler:
-    s = HyperTuneScheduler(9, 0, brackets=1, delayed_promotion=delayed)  # rungs 1, 3, then 9
+def _single_bracket(delayed: bool = True, threshold: bool = False) -> HyperTuneScheduler:
+    """R = 9, only the most aggressive bracket: levels 1, 3, then 9."""
+    s = HyperTuneScheduler(
+        9, 0, brackets=1, delayed_promotion=delayed, promotion_threshold=threshold
+    )
     for t in range(12):
         s.on_trial_start(t)
     return s
+
+
+# (values recorded at a rung, trials promoted from it already) -> may it promote one more?
+# The authors' test: (promoted + 1) / n <= 1 / eta, with eta = 3.
+PROMOTION_TABLE = [
+    (2, 0, False),  # 1/2 > 1/3
+    (3, 0, True),  # 1/3
+    (5, 1, False),  # 2/5 > 1/3
+    (6, 1, True),  # 2/6
+    (8, 2, False),  # 3/8 > 1/3
+    (9, 2, True),  # 3/9
+    (9, 3, False),  # 4/9 > 1/3
+]
+
+
+@pytest.mark.parametrize(("n", "promoted", "allowed"), PROMOTION_TABLE)
+def test_d_asha_promotion_test_by_hand(n, promoted, allowed):
+    s = _single_bracket()
+    # Rung 1 holds values 0.1, 0.2, ... in arrival order: the best is the earliest.
+    for t in range(n):
+        s.on_report(t, 1, 0.1 * (t + 1))
+    for _ in range(promoted):
+        s.trial_to_resume()
+    assert s.promoted[1] == set(range(promoted))
+    assert s.trial_to_resume() == (promoted if allowed else None)
 
 
 def test_d_asha_promotes_at_most_a_third_of_each_rung_highest_level_first():
@@ -124,6 +162,44 @@ def test_plain_asha_promotion_without_the_delay():
     assert [s.trial_to_resume() for _ in range(3)] == [3, 4, None]
 
 
+def test_promotion_threshold_waits_for_hyperbands_rung_sizes():
+    s = _single_bracket(threshold=True)  # R = 9: rungs 1 and 3 need 9 and 3 values
+    for t in range(8):
+        s.on_report(t, 1, 0.9 - 0.1 * t)
+    assert s.trial_to_resume() is None  # 8 < 9, though floor(8 / 3) = 2
+    s.on_report(8, 1, 0.95)
+    assert [s.trial_to_resume() for _ in range(4)] == [7, 6, 5, None]  # the best 3 of 9
+    s.on_report(7, 3, 0.3)
+    s.on_report(6, 3, 0.2)
+    assert s.trial_to_resume() is None  # 2 < 3 values at level 3
+    s.on_report(5, 3, 0.25)
+    assert s.trial_to_resume() == 6
+
+
+def test_brackets_share_one_rung_system():
+    s = HyperTuneScheduler(9, 0, promotion_threshold=False)
+    only = {1: {1: 1.0, 3: 0.0, 9: 0.0}, 3: {1: 0.0, 3: 1.0, 9: 0.0}}  # theta / base: one bracket
+    s.weight_source = lambda: only[1]
+    for t in range(3):
+        s.on_trial_start(t)
+    s.weight_source = lambda: only[3]
+    for t in (3, 4):
+        s.on_trial_start(t)
+    assert s.bracket_of == {0: 2, 1: 2, 2: 2, 3: 1, 4: 1}
+    for t, v in [(0, 0.5), (1, 0.4), (2, 0.6)]:
+        assert s.on_report(t, 1, v) == Decision.PAUSE
+    for t, v in [(3, 0.3), (4, 0.2)]:
+        assert s.on_report(t, 1, 0.0) == Decision.CONTINUE  # bracket 1 starts at level 3
+        assert s.on_report(t, 2, 0.0) == Decision.CONTINUE
+        assert s.on_report(t, 3, v) == Decision.PAUSE
+    assert s.recorded == {1: {0: 0.5, 1: 0.4, 2: 0.6}, 3: {3: 0.3, 4: 0.2}}
+    assert s.trial_to_resume() == 1  # level 3: floor(2 / 3) = 0; level 1: trial 1
+    s.on_report(1, 2, 0.2)
+    assert s.on_report(1, 3, 0.1) == Decision.PAUSE
+    # Trial 1 (bracket 2) competes with trials 3 and 4 (bracket 1) at level 3, and wins.
+    assert [s.trial_to_resume() for _ in range(2)] == [1, None]
+
+
 def test_failed_and_non_finite_trials_are_never_promoted():
     s = _single_bracket()
     s.on_report(0, 1, float("inf"))
@@ -133,8 +209,16 @@ def test_failed_and_non_finite_trials_are_never_promoted():
     assert s.trial_to_resume() is None  # the top third is trial 1, which failed
 
 
+def _single_bracket_scheduler() -> HyperTuneScheduler:
+    return HyperTuneScheduler(9, 0, brackets=1, promotion_threshold=False)
+
+
+def _random_with(scheduler: HyperTuneScheduler) -> Method:
+    return Method(RandomSearcher(X_SPACE, 0, 9), scheduler)
+
+
 def test_no_new_trials_lifts_the_delay():
-    method = Method(RandomSearcher(X_SPACE, 0, 9), HyperTuneScheduler(9, 0, brackets=1))
+    method = _random_with(_single_bracket_scheduler())
     for t in range(6):
         assert method.suggest().trial_id == t
     for t, v in [(0, 0.5), (1, 0.4), (2, 0.6)]:
@@ -151,8 +235,17 @@ def test_no_new_trials_lifts_the_delay():
     assert method.scheduler.on_no_new_trials() is False
 
 
+def test_no_new_trials_lifts_the_threshold():
+    s = _single_bracket(threshold=True)
+    for t, v in enumerate([0.5, 0.4, 0.6, 0.1]):
+        s.on_report(t, 1, v)
+    assert s.trial_to_resume() is None  # 4 < 9 values
+    assert s.on_no_new_trials()
+    assert [s.trial_to_resume() for _ in range(2)] == [3, None]  # floor(4 / 3) = 1
+
+
 def test_no_new_trials_stops_what_can_never_resume_and_finishes_the_best():
-    method = Method(RandomSearcher(X_SPACE, 0, 9), HyperTuneScheduler(9, 0, brackets=1))
+    method = _random_with(_single_bracket_scheduler())
     for _ in range(6):
         method.suggest()
     for t, v in enumerate([0.5, 0.4, 0.6, 0.1, 0.2, 0.3]):
@@ -201,6 +294,37 @@ def test_ensemble_weights_count_wins_and_ties():
     losses = np.array([[0.1, 0.3, 0.2, 0.0], [0.1, 0.2, 0.5, 0.4], [0.5, 0.1, 0.3, 0.4]])
     # Sample 0: levels 0 and 1 tie; sample 1: level 2; sample 2: level 0; sample 3: level 0.
     np.testing.assert_allclose(ensemble_weights(losses), [3 / 5, 1 / 5, 1 / 5])
+
+
+def test_product_of_experts_by_hand():
+    # Experts N(0, 1) and N(1, 0.25), weights 1/2 each: precision 0.5 / 1 + 0.5 / 0.25 = 2.5,
+    # mean (0.5 * 0 / 1 + 0.5 * 1 / 0.25) / 2.5 = 0.8. A second point: N(2, 4) and N(-1, 4),
+    # weights 0.25 and 0.75: precision 1 / 4, mean (0.125 - 0.1875) * 4 = -0.25.
+    mean, std = product_of_experts(
+        [
+            (0.5, np.array([0.0, 2.0]), np.array([1.0, 4.0])),
+            (0.5, np.array([1.0, 2.0]), np.array([0.25, 4.0])),
+        ]
+    )
+    np.testing.assert_allclose(mean, [0.8, 2.0])
+    np.testing.assert_allclose(std, [1 / np.sqrt(2.5), 2.0])
+    mean, std = product_of_experts(
+        [(0.25, np.array([2.0]), np.array([4.0])), (0.75, np.array([-1.0]), np.array([4.0]))]
+    )
+    np.testing.assert_allclose(mean, [-0.25])
+    np.testing.assert_allclose(std, [2.0])
+
+
+def test_fold_sizes_as_in_syne_tune():
+    # min(n // 2, 5) contiguous folds of at least two values, the larger ones last.
+    assert fold_sizes(4) == [2, 2]
+    assert fold_sizes(6) == [2, 2, 2]
+    assert fold_sizes(7) == [2, 2, 3]
+    assert fold_sizes(11) == [2, 2, 2, 2, 3]
+    assert fold_sizes(13) == [2, 2, 3, 3, 3]
+    assert fold_sizes(100) == [20] * 5
+    with pytest.raises(ValueError, match="at least 4"):
+        fold_sizes(3)
 
 
 def test_bounded_history_keeps_the_best_half_then_the_most_recent():

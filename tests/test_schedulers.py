@@ -26,6 +26,7 @@ from hpo_methods.schedulers.sh import (
 )
 from hpo_methods.searchers.random_search import RandomSearcher
 from hpo_methods.space import SearchSpace
+from tests.driving import resumed_trials, start_trials
 from tests.tables import synthetic_table
 
 NEW_METHODS = ["sh", "hyperband", "async_hyperband", "median_stopping", "dehb"]
@@ -35,24 +36,6 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "method"
 def _method(scheduler) -> Method:
     space = SearchSpace.from_spec({"x": {"type": "uniform", "low": 0.0, "high": 1.0}})
     return Method(RandomSearcher(space, 0, scheduler.max_epochs), scheduler)
-
-
-def _start(method: Method, n: int) -> list[int]:
-    ids = []
-    for _ in range(n):
-        suggestion = method.suggest()
-        assert suggestion is not None and not suggestion.resume
-        ids.append(suggestion.trial_id)
-    return ids
-
-
-def _resumes(method: Method) -> list[int]:
-    """Every trial the method resumes now, in order, until it has nothing more to give."""
-    resumed = []
-    while (suggestion := method.suggest(allow_new=False)) is not None:
-        assert suggestion.resume
-        resumed.append(suggestion.trial_id)
-    return resumed
 
 
 def _train(method: Method, trial_id: int, epochs: range, value: float) -> list[Decision]:
@@ -74,7 +57,7 @@ def test_sh_bracket_rungs():
 
 def test_sh_promotes_the_best_third_when_the_rung_is_complete():
     method = _method(SuccessiveHalvingScheduler(9, 0, grace_period=1, reduction_factor=3))
-    trials = _start(method, 9)
+    trials = start_trials(method, 9)
     assert trials == list(range(9))
     assert method.suggest() is None  # rung 1 is full: a tenth worker waits
     values = [0.5, 0.2, 0.9, 0.1, 0.7, 0.3, 0.8, 0.6, 0.4]
@@ -83,7 +66,7 @@ def test_sh_promotes_the_best_third_when_the_rung_is_complete():
         assert method.suggest() is None  # the rung is incomplete: no promotion yet
     assert method.report(8, 1, values[8]) == Decision.PAUSE
     # The 3 best at epoch 1: trial 3 (0.1), trial 1 (0.2), trial 5 (0.3), resumed best first.
-    assert _resumes(method) == [3, 1, 5]
+    assert resumed_trials(method) == [3, 1, 5]
     # The other six are given up (ranked order), once, and are stopped for the searcher too.
     assert method.dropped_trials() == [8, 0, 7, 4, 6, 2]
     assert method.dropped_trials() == []
@@ -94,56 +77,56 @@ def test_sh_promotes_the_best_third_when_the_rung_is_complete():
     for t, v in [(3, 0.05), (1, 0.15), (5, 0.01)]:
         assert method.report(t, 2, 0.5) == Decision.CONTINUE
         assert method.report(t, 3, v) == Decision.PAUSE
-    assert _resumes(method) == [5]  # floor(3 / 3) = 1: the best at epoch 3
+    assert resumed_trials(method) == [5]  # floor(3 / 3) = 1: the best at epoch 3
     assert method.dropped_trials() == [3, 1]
     assert _train(method, 5, range(4, 9), 0.01) == [Decision.CONTINUE] * 5
     assert method.suggest() is None  # the top rung is not complete yet: no new bracket
     method.report(5, 9, 0.01)
     method.complete(5)
     # The bracket is finished: a new one starts with fresh trials 9, 10, ...
-    assert _start(method, 9) == list(range(9, 18))
+    assert start_trials(method, 9) == list(range(9, 18))
     assert method.suggest() is None
 
 
 def test_sh_ties_go_to_the_lower_trial_id_and_failed_trials_count_as_done():
     method = _method(SuccessiveHalvingScheduler(9, 0))
-    _start(method, 9)
+    start_trials(method, 9)
     method.fail(4, "crashed")  # before reporting: done, worst value
     for t in [8, 7, 6, 5, 3, 2, 1, 0]:
         method.report(t, 1, 0.5 if t in (2, 6, 7) else 0.9)
     # Three tied at 0.5: promoted in trial-id order.
-    assert _resumes(method) == [2, 6, 7]
+    assert resumed_trials(method) == [2, 6, 7]
     # A promoted trial fails on its way to rung 3; the rung completes without it.
     method.report(2, 2, 0.4)
     method.fail(2, "diverged")
     _train(method, 6, range(2, 4), 0.3)
     assert method.suggest(allow_new=False) is None
     _train(method, 7, range(2, 4), 0.2)
-    assert _resumes(method) == [7]
+    assert resumed_trials(method) == [7]
 
 
 def test_sh_failures_are_never_promoted_even_if_too_few_remain():
     method = _method(SuccessiveHalvingScheduler(9, 0, bracket_size=3))  # rungs 3, 1, 1
-    _start(method, 3)
+    start_trials(method, 3)
     method.fail(0, "x")
     method.fail(1, "x")
     method.report(2, 1, float("nan"))  # non-finite: the backend fails it next
     method.fail(2, "diverged")
     assert method.suggest(allow_new=False) is None
     # Nothing alive to promote: the bracket is finished and a new one starts.
-    assert _start(method, 3) == [3, 4, 5]
+    assert start_trials(method, 3) == [3, 4, 5]
 
 
 def test_max_concurrent_brackets_opens_the_next_bracket_for_idle_workers():
     method = _method(SuccessiveHalvingScheduler(9, 0, max_concurrent_brackets=2))
-    assert _start(method, 18) == list(range(18))  # two brackets of 9
+    assert start_trials(method, 18) == list(range(18))  # two brackets of 9
     assert method.suggest() is None
     for t in range(9, 18):  # the second bracket's rung completes first
         method.report(t, 1, t / 100)
-    assert _resumes(method) == [9, 10, 11]
+    assert resumed_trials(method) == [9, 10, 11]
     for t in range(9):
         method.report(t, 1, 1 - t / 100)
-    assert _resumes(method) == [8, 7, 6]
+    assert resumed_trials(method) == [8, 7, 6]
 
 
 def test_closed_rung_sizes():
@@ -161,17 +144,17 @@ def test_closed_rung_sizes():
 
 def test_sh_no_new_trials_closes_the_bottom_rung_with_the_trials_it_has():
     method = _method(SuccessiveHalvingScheduler(9, 0))  # rungs 9 at 1, 3 at 3, 1 at 9
-    _start(method, 5)
+    start_trials(method, 5)
     for t, v in [(0, 0.5), (1, 0.2), (2, 0.9), (3, 0.4)]:
         method.report(t, 1, v)
     # The budget is spent: the rung closes with its 5 trials, but trial 4 still runs.
     assert method.suggest(allow_new=False) is None
     assert method.scheduler.active[0].rungs == [Rung(1, 5), Rung(3, 1), Rung(9, 1)]
     method.report(4, 1, 0.3)
-    assert _resumes(method) == [1]  # floor(5 / 3) = 1: the best at epoch 1
+    assert resumed_trials(method) == [1]  # floor(5 / 3) = 1: the best at epoch 1
     assert method.dropped_trials() == [4, 3, 0, 2]
     _train(method, 1, range(2, 4), 0.1)
-    assert _resumes(method) == [1]  # rung 3 -> 9: max(1, floor(1 / 3)) = 1
+    assert resumed_trials(method) == [1]  # rung 3 -> 9: max(1, floor(1 / 3)) = 1
     assert _train(method, 1, range(4, 10), 0.1) == [Decision.CONTINUE] * 6
     method.complete(1)
     assert method.searcher.pending() == []
@@ -181,7 +164,7 @@ def test_sh_no_new_trials_closes_the_bottom_rung_with_the_trials_it_has():
 def test_sh_on_no_new_trials_says_when_promotions_became_possible():
     scheduler = SuccessiveHalvingScheduler(9, 0)
     method = _method(scheduler)
-    _start(method, 2)
+    start_trials(method, 2)
     assert scheduler.on_no_new_trials() is False  # closed, but nobody has reported yet
     method.report(0, 1, 0.5)
     method.report(1, 1, 0.4)
@@ -191,7 +174,7 @@ def test_sh_on_no_new_trials_says_when_promotions_became_possible():
     # A full bottom rung is left alone; closing a rung whose trials all reported promotes now.
     scheduler = SuccessiveHalvingScheduler(9, 0)
     method = _method(scheduler)
-    _start(method, 4)
+    start_trials(method, 4)
     for t in range(4):
         method.report(t, 1, 0.1 * (4 - t))
     assert scheduler.on_no_new_trials() is True
@@ -247,25 +230,25 @@ def test_hyperband_runs_brackets_s_max_to_0_then_repeats():
     assert [scheduler.bracket_s(i) for i in range(5)] == [2, 1, 0, 2, 1]
     method = _method(scheduler)
     # Bracket s=2: 9 trials at 1 epoch, 3 at 3, 1 at 9.
-    assert _start(method, 9) == list(range(9))
+    assert start_trials(method, 9) == list(range(9))
     for t in range(9):
         method.report(t, 1, t / 10)
-    assert _resumes(method) == [0, 1, 2]
+    assert resumed_trials(method) == [0, 1, 2]
     for t in (0, 1, 2):
         _train(method, t, range(2, 4), 1 - t / 10)
-    assert _resumes(method) == [2]
+    assert resumed_trials(method) == [2]
     _train(method, 2, range(4, 10), 0.1)
     method.complete(2)
     # Bracket s=1: 5 trials at 3 epochs, then the best one to 9.
-    assert _start(method, 5) == list(range(9, 14))
+    assert start_trials(method, 5) == list(range(9, 14))
     assert method.suggest() is None
     for t in range(9, 14):
         assert _train(method, t, range(1, 4), 0.5 - t / 100)[-1] == Decision.PAUSE
-    assert _resumes(method) == [13]
+    assert resumed_trials(method) == [13]
     _train(method, 13, range(4, 10), 0.1)
     method.complete(13)
     # Bracket s=0: 3 trials straight to 9 epochs (no pause on the way).
-    assert _start(method, 3) == [14, 15, 16]
+    assert start_trials(method, 3) == [14, 15, 16]
     assert method.suggest() is None
     assert set(_train(method, 14, range(1, 9), 0.3)) == {Decision.CONTINUE}
 
@@ -358,7 +341,7 @@ def test_median_stopping_completed_only_compares_with_completed_trials():
 
 def test_median_stopping_through_the_method_marks_the_trial_stopped():
     method = _method(MedianStoppingScheduler(5, 0, grace_period=1, min_samples=1))
-    a, b = _start(method, 2)
+    a, b = start_trials(method, 2)
     method.report(a, 1, 0.2)
     assert method.report(b, 1, 0.3) == Decision.STOP
     assert method.searcher.trials[b].status == TrialStatus.STOPPED
@@ -520,27 +503,27 @@ def test_dehb_first_iteration_is_hyperband_then_de_takes_over():
     pops = m.searcher
     p0, p1, p2 = (p.copy() for p in pops.population)
     # Bracket 0 (s=2): 9 new trials evaluate P_0's random members 0..8 themselves.
-    assert _start(m, 9) == list(range(9))
+    assert start_trials(m, 9) == list(range(9))
     assert m.suggest() is None
     for t in range(9):
         np.testing.assert_allclose(_x(m, t), p0[t])
         assert m.report(t, 1, t / 10) == Decision.PAUSE
     np.testing.assert_allclose(pops.fitness[0], np.arange(9) / 10)
     # Successive halving: the best 3 resume (checkpoints) and take P_1's parents 0, 1, 2.
-    assert _resumes(m) == [0, 1, 2]
+    assert resumed_trials(m) == [0, 1, 2]
     assert m.dropped_trials() == [3, 4, 5, 6, 7, 8]  # never promoted: stopped
     for t, v in [(0, 0.5), (1, 0.4), (2, 0.3)]:
         assert _train(m, t, range(2, 4), v) == [Decision.CONTINUE, Decision.PAUSE]
     np.testing.assert_allclose(pops.fitness[1], [0.5, 0.4, 0.3, np.inf, np.inf])
     np.testing.assert_allclose(pops.population[1][:3], [_x(m, t) for t in (0, 1, 2)])
-    assert _resumes(m) == [2]
+    assert resumed_trials(m) == [2]
     assert m.dropped_trials() == [1, 0]
     _train(m, 2, range(4, 10), 0.2)
     m.complete(2)
     assert pops.fitness[2][0] == 0.2
     # Bracket 1 (s=1): 5 new trials at 3 epochs; P_1's parents 3, 4 (unevaluated: themselves),
     # then 0, 1, 2 (evaluated: DE offspring, new points).
-    assert _start(m, 5) == list(range(9, 14))
+    assert start_trials(m, 5) == list(range(9, 14))
     np.testing.assert_allclose([_x(m, 9), _x(m, 10)], p1[3:5])
     for t in (11, 12, 13):
         assert not any(np.allclose(_x(m, t), row) for row in [*p0, *p1, *pops.population[1]])
@@ -550,14 +533,14 @@ def test_dehb_first_iteration_is_hyperband_then_de_takes_over():
     # and 13 (0.35 > parent 2's 0.3) do not; trials 9, 10 fill the unevaluated parents 3, 4.
     np.testing.assert_allclose(pops.fitness[1], [0.45, 0.4, 0.3, 0.6, 0.7])
     np.testing.assert_allclose(pops.population[1][0], _x(m, 11))
-    assert _resumes(m) == [13]  # the bracket's best at 3 epochs
+    assert resumed_trials(m) == [13]  # the bracket's best at 3 epochs
     assert m.dropped_trials() == [11, 9, 10, 12]
     _train(m, 13, range(4, 10), 0.25)
     m.complete(13)
     # Trials 2 and 13 took P_2's parents 0 and 1. Bracket 2 (s=0): parent 2 is unevaluated
     # (trial 14 evaluates it), parents 0 and 1 are evaluated (trials 15, 16 are offspring).
     np.testing.assert_allclose(pops.fitness[2], [0.2, 0.25, np.inf])
-    assert _start(m, 3) == [14, 15, 16]
+    assert start_trials(m, 3) == [14, 15, 16]
     np.testing.assert_allclose(_x(m, 14), p2[2])
     for t in (15, 16):
         assert not any(np.allclose(_x(m, t), row) for row in [*p2, *pops.population[2]])
@@ -566,18 +549,18 @@ def test_dehb_first_iteration_is_hyperband_then_de_takes_over():
         m.complete(t)
     # Bracket 3 (s=2 again): the second iteration. All new trials are DE offspring; trials stop
     # at their budget, and rung 1 starts new trials from scratch instead of resuming.
-    assert _start(m, 9) == list(range(17, 26))
+    assert start_trials(m, 9) == list(range(17, 26))
     for t in range(17, 26):
         assert not any(np.allclose(_x(m, t), row) for row in p0)
         assert m.report(t, 1, 0.05) == Decision.STOP
-    assert _resumes(m) == []
-    assert _start(m, 3) == [26, 27, 28]
+    assert resumed_trials(m) == []
+    assert start_trials(m, 3) == [26, 27, 28]
     assert _train(m, 26, range(1, 4), 0.1) == [Decision.CONTINUE] * 2 + [Decision.STOP]
 
 
 def test_dehb_opens_a_new_bracket_for_idle_workers_by_default():
     m = _dehb()
-    _start(m, 9)
+    start_trials(m, 9)
     assert m.suggest().trial_id == 9  # bracket 1 (s=1) opens while bracket 0's rung is running
     assert m.scheduler.where[9][0].index == 1
     assert _train(m, 9, range(1, 4), 0.5)[-1] == Decision.PAUSE  # its budget is 3 epochs
@@ -616,7 +599,7 @@ def test_dehb_trial_budget_closes_the_first_bracket(objective):
 def test_dehb_later_iterations_are_not_closed():
     m = _dehb(max_concurrent_brackets=1)
     m.scheduler.opened = len(m.scheduler.table)  # skip the first iteration: s=2 of the second
-    _start(m, 4)
+    start_trials(m, 4)
     assert m.scheduler.on_no_new_trials() is False  # rung 1 needs new trials: nothing to close
     assert m.scheduler.active[0].sizes == [9, 3, 1]
     assert [m.report(t, 1, 0.5) for t in range(4)] == [Decision.STOP] * 4

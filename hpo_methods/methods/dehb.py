@@ -1,7 +1,10 @@
 """DEHB: differential evolution over Hyperband's brackets.
 
 Awad, Mallik, Hutter: "DEHB: Evolutionary Hyperband for Scalable, Robust and Efficient
-Hyperparameter Optimization", IJCAI 2021. Semantics: :mod:`hpo_methods.schedulers.dehb`.
+Hyperparameter Optimization", IJCAI 2021. Semantics: :mod:`hpo_methods.schedulers.dehb`. On a
+finite space (a tabular benchmark) a new trial takes the candidate nearest to DE's vector among
+those not yet trained at its budget, so no configuration is trained twice at one budget while
+another is unused.
 """
 
 from __future__ import annotations

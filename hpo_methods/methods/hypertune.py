@@ -1,61 +1,89 @@
 """Hyper-Tune: learned brackets, delayed asynchronous promotions, a multi-fidelity ensemble.
 
-Li, Shen, Jiang, Zhang, Zhang, Cui: "Hyper-Tune: Towards Efficient Hyper-parameter Tuning at
-Scale", PVLDB 15(6), 2022. Its three parts, and what this module does for each:
+Li, Shen, Jiang, Zhang, Li, Liu, Zhang, Cui: "Hyper-Tune: Towards Efficient Hyper-parameter Tuning
+at Scale", PVLDB 15(6), 2022. Its three parts, and where each lives:
 
-1. *Bracket selection learned from how well each level ranks configurations*: in
-   :mod:`hpo_methods.schedulers.hypertune` (``p_s`` proportional to ``theta_{b_s} / b_s``, with
-   theta from 3. below).
-2. *Delayed asynchronous successive halving (D-ASHA)*: in the same scheduler.
-3. *Multi-fidelity optimiser*: in the spirit of MFES-HB (Li et al., AAAI 2021), one surrogate per
-   rung level, combined into an ensemble whose weights theta come from ranking losses:
+1. *Bracket selection learned from how well each level ranks configurations* and 2. *delayed
+   asynchronous successive halving (D-ASHA)*: :mod:`hpo_methods.schedulers.hypertune` (``p_s``
+   proportional to ``theta_{b_s} / b_s`` with theta from 3.; one rung system shared by all
+   brackets; a rung of n values promotes at most floor(n / eta) trials in all).
+3. *Multi-fidelity optimiser*: as in MFES-HB (Li et al., AAAI 2021), one surrogate per rung
+   level, combined into an ensemble whose weights theta come from ranking losses. This module:
 
-   - Data: every report at a rung level r (any bracket's level; every trial reports every epoch,
-     so a trial that trained e epochs contributes to every level <= e). The *target* level T is
-     the highest level with at least ``min_points_at_target`` finite values.
+   - Data: every report at a rung level r (every trial reports every epoch, so a trial that
+     trained e epochs contributes to every level <= e, whichever level its bracket started at).
+     The *target* level T is the highest level with at least ``min_points_at_target`` finite
+     values.
    - Surrogates: one GP per level r <= T (:class:`~hpo_methods.searchers.gp.GPModel`: Matern 5/2
      ARD + noise, standardised targets; hyperparameters re-estimated every ``refit_every`` new
      values at that level, then every 20% growth; at most ``max_history`` values per level, the
-     best half of that number plus the most recent). The paper uses probabilistic random forests.
-   - Ranking loss of level r: the fraction of discordant pairs, ``(1 - Kendall tau) / 2``, between
-     a joint posterior sample of level r's GP at the configurations observed at T and their values
-     at T (at most ``max_rank_points``, the most recent). For T itself the GP is cross-validated
-     (min(n // 2, 5) contiguous folds, each fold's loss over its own pairs, averaged). With
-     ``n_samples`` joint samples, ``theta_r`` is the share of samples in which level r has the
-     smallest loss (ties count for each level tied); theta is recomputed when T or the number of
-     values at T changes.
-   - Acquisition: the generalised product of experts of the level GPs, in each level's
-     standardised units: precision ``sum_r theta_r / sigma_r^2``, mean
+     best half of that number plus the most recent; a level whose values did not change keeps
+     its last fit).
+   - Ranking loss of level r < T: the fraction of discordant pairs, ``(1 - Kendall tau) / 2``,
+     between a joint posterior sample of level r's GP at the configurations observed at T and
+     their values at T (at most ``max_rank_points``, the most recent). For T itself the GP is
+     cross-validated: ``min(n // 2, 5)`` contiguous folds (:func:`fold_sizes`), each fold's loss
+     over its own pairs under the GP (kernel as fitted) conditioned on the other folds, averaged.
+     With ``n_samples`` joint samples, ``theta_r`` is the share of samples in which level r has
+     the smallest loss (ties count for each level tied); theta is recomputed when T or the number
+     of values at T changes. The same theta drives the ensemble and the brackets.
+   - Acquisition: the generalised product of experts (gPoE) of the level GPs with weights theta,
+     in each level's standardised units: precision ``sum_r theta_r / sigma_r^2``, mean
      ``sum_r theta_r mu_r / sigma_r^2`` over that precision; expected improvement (log EI) below
      the ensemble mean's minimum over the configurations observed at T, maximised as in
      :func:`~hpo_methods.searchers.acquisition.search_points` (random candidates plus local
-     search; on a finite space the fresh candidates, a random subset of at most 5000).
+     search, each point scored once; on a finite space the fresh candidates, a random subset of
+     at most 5000).
    - Pending: trials still *running* enter every level's GP at which they have no value yet as
      posterior-mean fantasies (kriging believer: the variance shrinks, the mean stays). Paused
      trials do not: under D-ASHA most of them are never resumed, and their configurations are
      excluded from proposals anyway.
    - Exploration: the first ``n_initial`` proposals, every proposal before T exists, and a
-     ``random_fraction`` of the others (a tunebench choice, as BOHB's random fraction) are
-     uniform random configurations.
+     ``random_fraction`` of the others are uniform random configurations.
 
-What is not as in the paper, or not checked against it: its surrogates are probabilistic random
-forests (SMAC3's, per the README of its code); here they are GPs, and EI is maximised by
-:func:`~hpo_methods.searchers.acquisition.search_points`. The paper's text was not at hand: how
-it draws the samples behind theta (joint or marginal, how many), that one theta drives both the
-ensemble and the brackets, and the ``theta / b_s`` bracket rule follow Syne Tune's Hyper-Tune
-implementation (joint GP samples, cross-validation at T); check them against the paper before
-citing them as its method.
+*Sources, rule by rule.* The paper's own text was not at hand (only its abstract); the rules were
+checked against the authors' released code, github.com/thomas-young-2013/HyperTune (the
+method is ``tuner/async_mq_mfes.py``, registered as ``tuner`` in ``tuner/__init__.py``), against
+Syne Tune's Hyper-Tune (``syne_tune/optimizer/schedulers/searchers/bayesopt/gpautograd/
+hypertune/utils.py``, whose docstring says its ranking losses follow the paper's definition,
+and ``gp_model.py``), and
+against the MFES-HB code (github.com/PKU-DAIR/MFES-HB, ``mfeshb/optimizer/mfeshb.py``).
 
-Cost: about 7 s of real time per simulated run of ``scripts/bench_schedulers.py`` (200-config
-table, 27 epochs, 4 workers, 3 simulated hours), almost all of it the GP hyperparameter
-re-estimation of the per-level models; theta itself (joint samples at <= ``max_rank_points``
-points) and the acquisition are cheap.
+- Ranking loss, joint samples, cross-validation at T (fold count and sizes), theta as the share
+  of samples won with ties counted for every tied level, recomputation on a new (T, n at T),
+  and T as the highest level with >= 6 values: as Syne Tune (``hypertune_ranking_losses``,
+  ``_losses_for_rung``, ``_losses_for_maximum_rung_by_cross_validation``,
+  ``number_supported_levels_and_data_highest_level``, ``fit_distributions``). Syne Tune draws
+  50 samples by default (100 here) and drops weights below 0.01 from the ensemble.
+- The authors' code computes theta differently by default (``weight_method=
+  'rank_loss_p_norm'``): ``theta_r`` proportional to the cube of the fraction of pairs the level's
+  *mean* prediction orders like the values at R, the level R by 5-fold cross-validation once it
+  has 10 values, and then the weight of R replaced by a schedule growing with the number of
+  values at R (``increasing_weight``); theta is only computed against R, from 8 values there on.
+  Its sampling variant (``rank_loss_prob``: the share of 100 samples in which a level orders the
+  most pairs right) is the rule used here.
+- Ensemble: MFES-HB's abstract describes its ensemble as a generalised product of experts, which
+  is what this module computes. The released codes combine linearly instead (MFES-HB and
+  Hyper-Tune: ``fusion_method='idp'``, mean ``sum_r theta_r mu_r``, variance
+  ``sum_r theta_r^2 sigma_r^2``, OpenBox ``surrogate/base/rf_ensemble.py``; Syne Tune's
+  ``HyperTuneIndependentGPPosteriorState`` the same).
+- Deliberate differences: GPs instead of the paper's probabilistic random forests (SMAC3's, per
+  the README of github.com/PKU-DAIR/HyperTune; Syne Tune uses GPs too, independent per level but
+  sharing one ARD kernel, while here each level has its own); EI maximised by random and local
+  search instead of SMAC's interleaved local and random search; pending trials as fantasies
+  (the authors' code ignores them by default; Syne Tune fantasises); a random fraction of 0.2
+  (the authors' code: 0.3, and random proposals until every level, R included, has a value).
+
+Cost: 8-12 s of real time for one simulated run on the default benchmark (resnet8_cifar10
+surrogate, 20 epochs, 4 workers, 1800 s; 400-600 trials, most of them model-based; 2-core
+machine): about half GP hyperparameter re-estimation, half the acquisition (up to four level
+GPs scored at about 1100 points per proposal).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import pairwise
 
 import numpy as np
@@ -133,6 +161,16 @@ def joint_samples(
     return mean[:, None] + root @ rng.standard_normal((len(x_query), n_samples))
 
 
+def fold_sizes(n: int) -> list[int]:
+    """Sizes of the contiguous cross-validation folds of ``n >= 4`` values at the target level:
+    ``min(n // 2, 5)`` folds of at least two values, the larger folds last."""
+    if n < 4:
+        raise ValueError(f"cross-validation needs at least 4 values (got {n})")
+    k = min(n // 2, MAX_FOLDS)
+    small, extra = divmod(n, k)
+    return [small] * (k - extra) + [small + 1] * extra
+
+
 def bounded_history(values: dict[int, float], max_history: int) -> list[tuple[int, float]]:
     """At most ``max_history`` of the ``{trial: value}`` items (in their order): the best half
     of that number, then the most recent others."""
@@ -153,6 +191,42 @@ def ensemble_weights(losses: np.ndarray) -> np.ndarray:
     (ties count for every tied level), normalised to sum to one."""
     wins = (losses == losses.min(axis=0, keepdims=True)).sum(axis=1).astype(float)
     return wins / wins.sum()
+
+
+def product_of_experts(
+    experts: Iterable[tuple[float, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the generalised product of Gaussian experts given as
+    ``(weight, mean, variance)``: precision ``sum_i w_i / var_i``, mean
+    ``sum_i w_i mean_i / var_i`` over that precision."""
+    precision = weighted = 0.0
+    for w, mean, var in experts:
+        p = w / np.asarray(var, dtype=float)
+        precision = precision + p
+        weighted = weighted + p * np.asarray(mean, dtype=float)
+    return weighted / precision, 1.0 / np.sqrt(precision)
+
+
+class MemoScore:
+    """An acquisition function that remembers what it scored, so the search's points are not
+    scored a second time when the best of them is picked."""
+
+    def __init__(self, score: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.score = score
+        self.known: dict[bytes, float] = {}
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        scores = np.asarray(self.score(points), dtype=float)
+        self.known.update(zip(map(np.ndarray.tobytes, points), scores.tolist(), strict=True))
+        return scores
+
+    def lookup(self, points: np.ndarray) -> np.ndarray:
+        """Scores of ``points``, scoring only those not seen before."""
+        keys = [p.tobytes() for p in points]
+        missing = [i for i, k in enumerate(keys) if k not in self.known]
+        if missing:
+            self(points[missing])
+        return np.array([self.known[k] for k in keys])
 
 
 class HyperTuneSearcher(BaseSearcher):
@@ -198,6 +272,7 @@ class HyperTuneSearcher(BaseSearcher):
         self.n_seen = dict.fromkeys(self.levels, 0)
         self.models = {lv: GPModel(space.dim, seed + 7919 * k) for k, lv in enumerate(self.levels)}
         self._n_at_refit: dict[int, int | None] = dict.fromkeys(self.levels)
+        self._fits: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # level -> (n_seen, x, z)
         self.level_weights: dict[int, float] | None = None  # theta, read by the scheduler
         self.weights_history: list[tuple[int, dict[int, float]]] = []  # (n trials, theta)
         self._signature: tuple[int, int] | None = None
@@ -234,7 +309,11 @@ class HyperTuneSearcher(BaseSearcher):
         return self.random_proposal()
 
     def _fit_level(self, level: int) -> tuple[np.ndarray, np.ndarray]:
-        """Fit level ``level``'s GP; return its inputs and standardised targets."""
+        """Fit level ``level``'s GP; return its inputs and standardised targets. A level whose
+        values did not change since its last fit keeps that fit."""
+        cached = self._fits.get(level)
+        if cached is not None and cached[0] == self.n_seen[level]:
+            return cached[1], cached[2]
         kept = bounded_history(self.data[level], self.max_history)
         x = self.encode_trials([t for t, _ in kept])
         y = transform_targets(np.array([v for _, v in kept]), self.target_transform)
@@ -243,7 +322,9 @@ class HyperTuneSearcher(BaseSearcher):
         model.fit(x, y, optimize)
         if optimize:
             self._n_at_refit[level] = self.n_seen[level]
-        return x, np.asarray(model.standardise(y), dtype=float)
+        z = np.asarray(model.standardise(y), dtype=float)
+        self._fits[level] = (self.n_seen[level], x, z)
+        return x, z
 
     def _from_model(self, target: int) -> Config | None:
         used = [lv for lv in self.levels if lv <= target]
@@ -261,23 +342,20 @@ class HyperTuneSearcher(BaseSearcher):
             pending[lv] = self.models[lv].parts(self.encode_trials(waiting)) if waiting else None
 
         def ensemble(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            precision = np.zeros(len(points))
-            weighted = np.zeros(len(points))
+            experts = []
             for lv, w in theta.items():
-                model = self.models[lv]
-                query = model.parts(points)
-                p = w / model.fantasy_variance(query, pending[lv])
-                precision += p
-                weighted += p * query.mean
-            return weighted / precision, 1.0 / np.sqrt(precision)
+                query = self.models[lv].parts(points)
+                experts.append(
+                    (w, query.mean, self.models[lv].fantasy_variance(query, pending[lv]))
+                )
+            return product_of_experts(experts)
 
         at_target = [t for t, v in self.data[target].items() if math.isfinite(v)]
         x_target = self.encode_trials(at_target)
         mean_target, _ = ensemble(x_target)
         best = float(np.min(mean_target))
 
-        def score(points: np.ndarray) -> np.ndarray:
-            return log_expected_improvement(*ensemble(points), best)
+        score = MemoScore(lambda points: log_expected_improvement(*ensemble(points), best))
 
         if self.pool is not None:
             fresh = self.pool.fresh(self.seen)
@@ -290,7 +368,7 @@ class HyperTuneSearcher(BaseSearcher):
             )
         centres = x_target[np.argsort(mean_target, kind="stable")[:N_CENTRES]]
         points = search_points(self.space, score, self.rng, centres, self.n_candidates)
-        return best_unseen(self.space, points, score(points), self.seen)
+        return best_unseen(self.space, points, score.lookup(points), self.seen)
 
     # -- theta --------------------------------------------------------------------------------
 
@@ -317,8 +395,8 @@ class HyperTuneSearcher(BaseSearcher):
     def _cross_validated_losses(self, target: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         model = self.models[target]
         z = np.asarray(model.standardise(transform_targets(y, self.target_transform)), float)
-        n_folds = min(len(y) // 2, MAX_FOLDS)
-        bounds = np.linspace(0, len(y), n_folds + 1).round().astype(int)
+        bounds = np.cumsum([0, *fold_sizes(len(y))])
+        n_folds = len(bounds) - 1
         total = np.zeros(self.n_samples)
         for start, end in pairwise(bounds):
             train = np.r_[0:start, end : len(y)]
@@ -337,6 +415,7 @@ def make(
     reduction_factor: float = 3,
     brackets: int | None = None,
     delayed_promotion: bool = True,
+    promotion_threshold: bool = True,
     n_initial: int | None = None,
     min_points_at_target: int = 6,
     random_fraction: float = 0.2,
@@ -349,7 +428,13 @@ def make(
 ) -> Method:
     """Hyper-Tune (settings: see ``conf/method/hypertune.yaml``)."""
     scheduler = HyperTuneScheduler(
-        max_epochs, seed, grace_period, reduction_factor, brackets, delayed_promotion
+        max_epochs,
+        seed,
+        grace_period,
+        reduction_factor,
+        brackets,
+        delayed_promotion,
+        promotion_threshold,
     )
     searcher = HyperTuneSearcher(
         space,

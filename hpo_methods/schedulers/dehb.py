@@ -28,8 +28,21 @@ checkpoints. Every other job is a new trial trained from scratch to ``b_j``:
   populations; the mutant is ``a + F (b - c)`` for three distinct random pool members a, b, c
   (``F = mutation_factor``); coordinates outside [0, 1] are redrawn uniformly; binomial crossover
   with the parent takes each coordinate from the mutant with probability ``crossover_prob`` and one
-  random coordinate always. The vector is decoded to a configuration (for a finite space: the
-  candidate nearest in the encoded space).
+  random coordinate always. The vector is decoded to a configuration (for a finite space: see
+  below).
+
+*Finite spaces* (``SearchSpace.candidates``, e.g. a tabular benchmark; the reference
+implementation has no such notion, so this rule is this module's own). Each initial population
+``P_j`` draws its members from the candidates without replacement (with replacement only for
+members beyond the number of candidates). A job's vector becomes the candidate nearest to it
+(squared Euclidean distance in the encoded space; ties: the first in candidate order) *among
+those not yet trained at its budget b_j* — a configuration is trained at b_j once a new trial
+started with it at b_j or a trial holding it was promoted to b_j. So no new trial repeats a
+configuration at a budget while an unused candidate remains there; once every candidate was
+trained at b_j, the nearest of all candidates is taken (DE's proposals never run out). This also
+applies to a bottom-rung job that evaluates its unevaluated parent: if the parent's configuration
+was trained at b_j already, the job evaluates the nearest unused candidate instead, and that
+candidate is what selection puts into P_j.
 
 *Selection.* When a trial reports at its budget b_j a finite value no worse than its parent's
 fitness, it replaces the parent in P_j.
@@ -65,6 +78,7 @@ import numpy as np
 
 from hpo_methods.protocol import Decision, Scheduler, Searcher, TrialStatus
 from hpo_methods.schedulers.hyperband import hyperband_brackets
+from hpo_methods.searchers.common import CandidatePool
 from hpo_methods.space import Config, SearchSpace
 
 MIN_POOL = 3  # rand/1 needs three distinct members
@@ -140,17 +154,28 @@ class DEPopulations(Searcher):
             raise ValueError(f"crossover_prob must be between 0 and 1 (got {crossover_prob})")
         self.mutation_factor = float(mutation_factor)
         self.crossover_prob = float(crossover_prob)
-        self._candidates = (
-            space.encode_many(space.candidates) if space.candidates is not None else None
-        )
-        self.population = [
-            space.encode_many([space.sample(self.rng) for _ in range(n)]) for n in sizes
-        ]
+        self.candidates = CandidatePool(space) if space.is_finite else None
+        self._rows: dict[tuple, list[int]] = {}  # candidate key -> its rows in the pool
+        for row, key in enumerate(self.candidates.keys if self.candidates is not None else []):
+            self._rows.setdefault(key, []).append(row)
+        # trained[j][i]: candidate i was trained at budget j (finite spaces; module docstring)
+        n_candidates = len(self.candidates.configs) if self.candidates is not None else 0
+        self.trained = np.zeros((len(sizes), n_candidates), dtype=bool)
+        self.population = [self._initial_population(n) for n in sizes]
         self.fitness = [np.full(n, math.inf) for n in sizes]
         self._next_parent = [0] * len(sizes)
         self.slot_source: DEHBScheduler | None = None
         self._proposal: tuple[int, int, np.ndarray] | None = None
         self.jobs: dict[int, tuple[int, int, np.ndarray]] = {}  # trial -> (budget, parent, x)
+
+    def _initial_population(self, n: int) -> np.ndarray:
+        """n random members: uniform draws, distinct candidates on a finite space where possible."""
+        if self.candidates is None:
+            return self.space.encode_many([self.space.sample(self.rng) for _ in range(n)])
+        count = len(self.candidates.configs)
+        rows = self.rng.permutation(count)[: min(n, count)]
+        extra = self.rng.integers(count, size=max(0, n - count))
+        return self.candidates.encoded[np.concatenate([rows, extra])].copy()
 
     def next_parent(self, j: int) -> int:
         """The next member of P_j, round-robin."""
@@ -168,7 +193,7 @@ class DEPopulations(Searcher):
         else:
             pool_budget = j - 1 if slot.rung > 0 else j
             x = self._offspring(self.population[j][parent], self._pool(pool_budget, slot.size))
-        config, x = self._to_config(x)
+        config, x = self._to_config(x, j)
         self._proposal = (j, parent, x)
         return config
 
@@ -177,14 +202,17 @@ class DEPopulations(Searcher):
         if self._proposal is None:
             raise RuntimeError("a DEHB trial started without a proposal")
         self.jobs[trial_id], self._proposal = self._proposal, None
+        self._mark_trained(config, self.jobs[trial_id][0])
 
     def promote(self, trial_id: int, j: int) -> None:
         """Trial ``trial_id`` resumes to budget j: it gets the next parent of P_j."""
-        self.jobs[trial_id] = (
-            j,
-            self.next_parent(j),
-            self.space.encode(self.trials[trial_id].config),
-        )
+        config = self.trials[trial_id].config
+        self.jobs[trial_id] = (j, self.next_parent(j), self.space.encode(config))
+        self._mark_trained(config, j)
+
+    def _mark_trained(self, config: Config, j: int) -> None:
+        if self.candidates is not None:
+            self.trained[j, self._rows.get(self.space.key(config), [])] = True
 
     def select(self, trial_id: int, value: float) -> None:
         """DE selection at the trial's budget (see the module docstring)."""
@@ -215,12 +243,22 @@ class DEPopulations(Searcher):
         take[self.rng.integers(len(target))] = True
         return np.where(take, mutant, target)
 
-    def _to_config(self, x: np.ndarray) -> tuple[Config, np.ndarray]:
-        if self._candidates is not None:
-            nearest = int(np.argmin(((self._candidates - x) ** 2).sum(axis=1)))
-            return dict(self.space.candidates[nearest]), self._candidates[nearest].copy()
+    def _to_config(self, x: np.ndarray, j: int) -> tuple[Config, np.ndarray]:
+        """The configuration a job at budget j evaluates for vector x, and its encoding."""
+        if self.candidates is not None:
+            row = nearest_unused(self.candidates.encoded, self.trained[j], x)
+            return dict(self.candidates.configs[row]), self.candidates.encoded[row].copy()
         config = self.space.decode(x)
         return config, self.space.encode(config)
+
+
+def nearest_unused(candidates: np.ndarray, used: np.ndarray, x: np.ndarray) -> int:
+    """Row of ``candidates`` nearest to ``x`` (squared Euclidean; ties: the lowest row) among
+    those with ``used`` False, or among all rows when every one is used."""
+    distance = ((candidates - x) ** 2).sum(axis=1)
+    if not used.all():
+        distance = np.where(used, np.inf, distance)
+    return int(np.argmin(distance))
 
 
 class DEHBScheduler(Scheduler):

@@ -1,13 +1,17 @@
-"""Hyper-Tune's scheduler: asynchronous Hyperband with delayed promotions and learned brackets.
+"""Hyper-Tune's scheduler: learned brackets over one shared rung system, delayed promotions.
 
-Li, Shen, Jiang, Zhang, Zhang, Cui: "Hyper-Tune: Towards Efficient Hyper-parameter Tuning at
-Scale", PVLDB 15(6), 2022. This module is the scheduling half; the model half (per-level GPs
-whose ranking losses give the level weights theta) is :mod:`hpo_methods.methods.hypertune`.
+Li, Shen, Jiang, Zhang, Li, Liu, Zhang, Cui: "Hyper-Tune: Towards Efficient Hyper-parameter
+Tuning at Scale", PVLDB 15(6), 2022. This module is the scheduling half (the paper's resource
+allocator and evaluation scheduler); the model half (per-level GPs whose ranking losses give the
+level weights theta) is :mod:`hpo_methods.methods.hypertune`.
 
-*Brackets.* As in :mod:`hpo_methods.schedulers.async_hyperband`: with ``R = max_epochs``,
-``r_min = grace_period`` and ``eta = reduction_factor``, bracket s (s = s_max, ..., 0, or the
-``brackets`` most aggressive ones) has rung levels ``round(r_min * eta^(s_max - s)) * eta^k``
-below R, then R; its *base level* ``b_s`` is the lowest of them. Each new trial draws its bracket.
+*Levels and brackets.* With ``R = max_epochs``, ``r_min = grace_period`` and
+``eta = reduction_factor``, bracket s (s = s_max, ..., 0, or the ``brackets`` most aggressive ones)
+has *base level* ``b_s = round(r_min * eta^(s_max - s))``. All brackets share one rung system:
+the levels ``r_min * eta^k`` below R (:func:`~hpo_methods.schedulers.asha.rung_levels`), then R.
+A new trial draws its bracket, which only decides the level it first stops at: a trial of
+bracket s trains to b_s and then competes with every trial that reached b_s, whichever bracket
+it started in.
 
 *Bracket distribution.* Without level weights, bracket s is drawn with probability
 ``p_s = n_s / sum_t n_t`` (n_s: the trials synchronous Hyperband starts in bracket s), as in
@@ -15,37 +19,53 @@ asynchronous Hyperband. Once the method supplies weights ``theta_r`` for the lev
 level T (``weight_source``; theta measures how well measurements at level r rank configurations
 at T, see the method module), the brackets whose base level is at most T share the probability
 mass they had by default in proportion to ``theta_{b_s} / b_s``; brackets with a higher base level
-keep their default probability. When T = R this is exactly ``p_s proportional to
-theta_{b_s} / b_s``: a bracket is chosen more often when its first rung ranks configurations
-well, and less often the more each of its first evaluations costs.
+keep their default probability. When T = R this is ``p_s`` proportional to ``theta_{b_s} / b_s``:
+a bracket is chosen more often when its first level ranks configurations well, and less often
+the more each of its first evaluations costs.
 
-*Delayed asynchronous successive halving (D-ASHA).* Each bracket is an ASHA of the promotion
-variant (the paper's asynchronous scheme): a trial reaching a rung level below R records its
-value there and pauses. When a worker asks for work, rungs are searched from the highest level
-down (ties between brackets: the most aggressive bracket first); a rung of n recorded trials
-promotes a paused trial that is among its ``floor(n / eta)`` best (ties: earlier arrival first;
-non-finite values never) and was not promoted yet, *and only while the rung has promoted fewer
-than floor(n / eta) trials in total* (the delay: plain ASHA may promote more than a 1/eta share
-of a rung when later arrivals push earlier promotions out of the top). Otherwise a new trial
-starts. A trial reaching R completes.
+*Delayed asynchronous successive halving (D-ASHA).* A trial reaching a level below R records its
+value there and pauses. When a worker asks for work, levels are searched from the highest down;
+a rung of n recorded values may promote (resume towards the next level) its best paused trial
+that is among the ``floor(n / eta)`` best values (ties: earlier arrival first; non-finite values
+never) and was not promoted yet, *only while the rung has promoted fewer than floor(n / eta)
+trials in all* (the delay: plain ASHA may promote more than a 1/eta share of a rung when later
+arrivals push earlier promotions out of the top), and, with ``promotion_threshold``, *only once
+the rung holds at least as many values as rung i of synchronous Hyperband's most aggressive
+bracket* (n_i = floor(n_{s_max} eta^-i) for the i-th level: 27, 9, 3 for R = 27, eta = 3), which
+keeps early, noisy promotions out. Otherwise a new trial starts. A trial reaching R completes.
 
-*No new trials* (trial budget spent, finite searcher used up): the delay is lifted, and a rung of
-n >= 1 trials may promote its ``max(1, floor(n / eta))`` best (the rule synchronous SH uses to
-close a rung, :mod:`hpo_methods.schedulers.sh`), so the best trial of the highest rung still
-reaches R; ``on_no_new_trials`` returns True the first time. From then on a rung can be *final*:
-no running trial of its bracket is heading to it or to a lower rung, and no lower rung of the
-bracket still has a trial to promote. A paused trial in a final rung that is not among its
-promotable ones can never resume: ``trials_to_stop`` returns it (once), so it ends as stopped.
-While new trials may still start, rungs keep growing and paused trials stay paused (as in ASHA's
-promotion variant).
+*No new trials* (trial budget spent, finite searcher used up): the delay and the threshold are
+lifted, and a rung of n >= 1 values may promote its ``max(1, floor(n / eta))`` best (the rule
+synchronous SH uses to close a rung, :mod:`hpo_methods.schedulers.sh`), so the best trial of the
+highest rung still reaches R; ``on_no_new_trials`` returns True the first time. From then on a
+rung can be *final*: no running trial is heading to it or to a lower level, and no lower rung
+still has a trial to promote. A paused trial in a final rung that is not among its promotable ones
+can never resume: ``trials_to_stop`` returns it (once), so it ends as stopped. While new trials
+may still start, rungs keep growing and paused trials stay paused (as in ASHA's promotion variant).
 
-*Where this differs from the paper (or may).* The paper's text was not at hand when this was
-written. The D-ASHA condition above and the ``theta_{b_s} / b_s`` rule are this module's reading
-of it; the latter is what Syne Tune's Hyper-Tune implementation does, and Syne Tune documents as
-its own deviation that it reweights the brackets with base level up to T before there are enough
-values at R (the paper waits for those), keeping the default for the other brackets, as here.
-The end-of-run rules (no new trials) are tunebench's. Check these against the paper before
-citing them as its method.
+*Sources, rule by rule.*
+
+- Shared rung system, D-ASHA's promotion test, its candidates and the search from the highest
+  rung down: the paper authors' implementation, github.com/thomas-young-2013/HyperTune,
+  ``tuner/async_mq_sh.py`` (``can_promote``: a rung promotes while
+  ``(promoted + 1) / n <= 1 / eta``, which is ``promoted < floor(n / eta)``; ``get_job``: the
+  first unpromoted finite value among the ``int(n / eta)`` best), ``tuner/async_mq_hb.py`` (one
+  rung list; a new trial enters the rung of its bracket's initial resource), and
+  ``tuner/async_mq_mfes.py`` (``promotion_start_threshold = R * eta^-i`` for rung i, on by
+  default in their method; it equals the Hyperband rung size above when R = r_min eta^s_max).
+  Syne Tune's ``HyperbandScheduler`` also shares one rung system across brackets by default
+  (``rung_system_per_bracket=False``), but its Hyper-Tune runs ASHA without the delay (the
+  stopping variant by default, or the promotion variant).
+- ``p_s`` proportional to ``theta_{b_s} / b_s``, and reweighting only the brackets with base
+  level up to T before T reaches R: Syne Tune (``hypertune/gp_model.py``, ``fit_distributions``;
+  ``hypertune_bracket_distribution.py``), which documents the latter as its own deviation (the
+  paper waits for enough values at R). Where every weight of the head is zero Syne Tune puts all
+  mass on the most aggressive bracket; here the default stays. The authors' code differs: it
+  cycles through Hyperband's brackets in order until 24 trials reached R, then draws from
+  ``theta_{b_s} n_s`` restricted to the two largest entries. The paper's text was not at hand to
+  decide between the two; this module follows Syne Tune, whose documentation names the early
+  start as its most important deviation from the paper (without listing the others).
+- The end-of-run rules (no new trials) are tunebench's.
 """
 
 from __future__ import annotations
@@ -56,6 +76,7 @@ from collections.abc import Callable, Mapping
 from hpo_methods.protocol import Decision, Scheduler, TrialStatus
 from hpo_methods.schedulers.asha import rung_levels
 from hpo_methods.schedulers.async_hyperband import bracket_probabilities
+from hpo_methods.schedulers.hyperband import hyperband_brackets
 from hpo_methods.schedulers.sh import check_reduction_factor
 
 LevelWeights = Mapping[int, float]
@@ -84,7 +105,7 @@ def bracket_distribution(
 
 
 class HyperTuneScheduler(Scheduler):
-    """Asynchronous Hyperband with D-ASHA promotions and learned brackets (module docstring)."""
+    """Learned brackets over one shared rung system with D-ASHA promotions (module docstring)."""
 
     def __init__(
         self,
@@ -94,31 +115,28 @@ class HyperTuneScheduler(Scheduler):
         reduction_factor: float = 3,
         brackets: int | None = None,
         delayed_promotion: bool = True,
+        promotion_threshold: bool = True,
     ) -> None:
         super().__init__(max_epochs, seed)
         self.eta = check_reduction_factor(reduction_factor)
         self.default = bracket_probabilities(max_epochs, grace_period, self.eta, brackets)
         s_max = max(self.default)
-        self.rungs: dict[int, list[int]] = {
-            s: rung_levels(round(grace_period * self.eta ** (s_max - s)), self.eta, max_epochs)
-            for s in self.default
-        }
-        self.base = {s: levels[0] for s, levels in self.rungs.items()}
-        self.levels = sorted({lv for levels in self.rungs.values() for lv in levels})
+        self.base = {s: round(grace_period * self.eta ** (s_max - s)) for s in self.default}
+        self.levels = rung_levels(grace_period, self.eta, max_epochs)
         self.delayed_promotion = bool(delayed_promotion)
-        # bracket -> rung level -> {trial: value}, in arrival order
-        self.recorded = {s: {lv: {} for lv in lvs[:-1]} for s, lvs in self.rungs.items()}
-        self.promoted = {s: {lv: set() for lv in lvs[:-1]} for s, lvs in self.rungs.items()}
+        sizes = hyperband_brackets(max_epochs, grace_period, self.eta)[0].rungs
+        self.threshold = {
+            lv: (sizes[i].size if promotion_threshold else 0)
+            for i, lv in enumerate(self.levels[:-1])
+        }
+        # rung level -> {trial: value}, in arrival order
+        self.recorded: dict[int, dict[int, float]] = {lv: {} for lv in self.levels[:-1]}
+        self.promoted: dict[int, set[int]] = {lv: set() for lv in self.levels[:-1]}
         self.paused: dict[int, int] = {}  # paused trial -> the rung level it waits at
         self.heading: dict[int, int] = {}  # running trial -> the level it reports at next
         self.bracket_of: dict[int, int] = {}
         self.weight_source: Callable[[], LevelWeights | None] | None = None
         self.no_new_trials = False
-        # (level, s) pairs, highest level first, then the most aggressive bracket
-        self._search_order = sorted(
-            ((lv, s) for s, lvs in self.rungs.items() for lv in lvs[:-1]),
-            key=lambda p: (-p[0], -p[1]),
-        )
 
     def probabilities(self) -> dict[int, float]:
         """The bracket distribution a new trial draws from now."""
@@ -134,47 +152,47 @@ class HyperTuneScheduler(Scheduler):
         index = self.rng.choice(len(brackets), p=[w / total for w in weights])
         return brackets[int(index)]
 
+    def next_level(self, level: int) -> int:
+        """The level after ``level`` (R after the highest rung)."""
+        return next(lv for lv in self.levels if lv > level)
+
     def on_trial_start(self, trial_id: int) -> None:
         s = self.sample_bracket()
         self.bracket_of[trial_id] = s
         self.heading[trial_id] = self.base[s]
 
     def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
-        if epoch >= self.max_epochs:
+        if epoch >= self.max_epochs or self.heading.get(trial_id) != epoch:
             return Decision.CONTINUE
-        rung = self.recorded[self.bracket_of[trial_id]].get(epoch)
-        if rung is None:
-            return Decision.CONTINUE
-        rung[trial_id] = value
+        self.recorded[epoch][trial_id] = value
         self.paused[trial_id] = epoch
-        self.heading.pop(trial_id, None)
+        del self.heading[trial_id]
         return Decision.PAUSE
 
     def trial_to_resume(self) -> int | None:
-        for level, s in self._search_order:
-            trial_id = self._promotable(s, level)
-            if trial_id is not None:
-                self.promoted[s][level].add(trial_id)
+        for level in reversed(self.levels[:-1]):
+            candidates = self._candidates(level)
+            if candidates:
+                trial_id = candidates[0]
+                self.promoted[level].add(trial_id)
                 del self.paused[trial_id]
-                levels = self.rungs[s]
-                self.heading[trial_id] = levels[levels.index(level) + 1]
+                self.heading[trial_id] = self.next_level(level)
                 return trial_id
         return None
 
-    def _promotable(self, s: int, level: int) -> int | None:
-        candidates = self._candidates(s, level)
-        return candidates[0] if candidates else None
-
-    def _candidates(self, s: int, level: int) -> list[int]:
-        """The paused trials rung (s, level) may promote now, best first."""
-        rung = self.recorded[s][level]
+    def _candidates(self, level: int) -> list[int]:
+        """The paused trials the rung at ``level`` may promote now, best first."""
+        rung = self.recorded[level]
         n_top = math.floor(len(rung) / self.eta + 1e-9)
-        if self.no_new_trials and rung:
-            n_top = max(1, n_top)
-        promoted = self.promoted[s][level]
+        promoted = self.promoted[level]
+        if self.no_new_trials:
+            n_top = max(1, n_top) if rung else 0
+        else:
+            below_threshold = len(rung) < self.threshold[level]
+            delayed = self.delayed_promotion and len(promoted) >= n_top
+            if below_threshold or delayed:
+                return []
         if n_top == 0:
-            return []
-        if self.delayed_promotion and not self.no_new_trials and len(promoted) >= n_top:
             return []
         finite = [t for t in rung if math.isfinite(rung[t])]
         top = sorted(finite, key=rung.__getitem__)[:n_top]  # stable: ties by arrival order
@@ -184,21 +202,16 @@ class HyperTuneScheduler(Scheduler):
         """Paused trials in final rungs that cannot be promoted (module docstring)."""
         if not self.no_new_trials:
             return []
+        lowest_running = min(self.heading.values(), default=self.max_epochs + 1)
         stop = []
-        for s, levels in self.rungs.items():
-            running = [lv for t, lv in self.heading.items() if self.bracket_of[t] == s]
-            lowest_running = min(running, default=self.max_epochs + 1)
-            for level in levels[:-1]:
-                if level >= lowest_running:
-                    break  # a running trial may still arrive here or below
-                keep = set(self._candidates(s, level))
-                stop += [
-                    t
-                    for t in self.recorded[s][level]
-                    if self.paused.get(t) == level and t not in keep
-                ]
-                if keep:
-                    break  # promotions to come: the rungs above may still grow
+        for level in self.levels[:-1]:
+            if level >= lowest_running:
+                break  # a running trial may still arrive here or below
+            keep = set(self._candidates(level))
+            waiting = [t for t in self.recorded[level] if self.paused.get(t) == level]
+            stop += [t for t in waiting if t not in keep]
+            if keep:
+                break  # promotions to come: the rungs above may still grow
         for trial_id in stop:
             del self.paused[trial_id]
         return sorted(stop)
