@@ -13,7 +13,7 @@ from benchmarks.objective import Objective
 def _tabular(spec: dict[str, Any]) -> Objective:
     from benchmarks.tabular import TabularObjective
 
-    return TabularObjective(spec["table"], name=spec.get("name"))
+    return TabularObjective(spec["table"], name=spec.get("name"), timing=spec.get("timing"))
 
 
 def _synthetic(spec: dict[str, Any]) -> Objective:

@@ -8,6 +8,10 @@ the table is refused with an error.
 
 A configuration recorded with several seeds replays one of them, chosen by the trial's seed, so
 repeated runs with different seeds see the seed-to-seed noise of the real objective.
+
+``timing`` (benchmark key ``timing``: a timing table of the same configurations, see
+:mod:`surrogates.timing`) replaces the recorded epoch times: every epoch of a configuration then
+takes its mean epoch time in the timing table, as the surrogate fitted with that table predicts.
 """
 
 from __future__ import annotations
@@ -24,8 +28,14 @@ from surrogates.table import Table, load_table
 class TabularObjective(Objective):
     """Replays a table of recorded learning curves (see the module docstring)."""
 
-    def __init__(self, table: Table | str | Path, name: str | None = None) -> None:
+    def __init__(
+        self,
+        table: Table | str | Path,
+        name: str | None = None,
+        timing: Table | str | Path | None = None,
+    ) -> None:
         self.table = table if isinstance(table, Table) else load_table(resolve_path(table))
+        self.timing = self._timing_table(timing)
         self.name = name or self.table.name
         self.space = self.table.space(finite=True)
         self.max_epochs = self.table.max_epochs
@@ -41,12 +51,24 @@ class TabularObjective(Objective):
         n = self.max_epochs
         metric_values = df[list(self.metric_names)].to_numpy(dtype=float)
         times = df["epoch_time"].to_numpy(dtype=float)
+        if self.timing is not None:
+            timed = self.timing.frame.groupby("config_id")["epoch_time"].mean()
+            times = df["config_id"].map(timed).to_numpy(dtype=float)
         cids = df["config_id"].to_numpy()
         for start in range(0, len(df), n):
             cid = int(cids[start])
             self._curves.setdefault(cid, []).append(
                 (metric_values[start : start + n], times[start : start + n])
             )
+
+    def _timing_table(self, timing: Table | str | Path | None) -> Table | None:
+        if timing is None:
+            return None
+        from surrogates.timing import check_timing
+
+        timing = timing if isinstance(timing, Table) else load_table(resolve_path(timing))
+        check_timing(self.table, timing)
+        return timing
 
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         key = self.space.key(config)
@@ -68,4 +90,5 @@ class TabularObjective(Objective):
             "kind": "tabular",
             "table": str(self.table.path),
             "table_sha256": self.table.checksum,
+            "timing_sha256": self.timing.checksum if self.timing is not None else None,
         }

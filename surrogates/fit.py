@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from surrogates import timing as timing_tables
 from surrogates.model import (
     FORMAT_VERSION,
     MANIFEST_FILE,
@@ -31,7 +32,7 @@ from surrogates.model import (
     SurrogateModel,
     Target,
 )
-from surrogates.noise import estimate_noise
+from surrogates.noise import NoiseModel, estimate_noise
 from surrogates.table import Table, TableError, load_table
 
 DEFAULT_PARAMS = Path(__file__).with_name("xgb_params.json")
@@ -89,18 +90,30 @@ def fit_model(
     frame: pd.DataFrame | None = None,
     settings: dict[str, Any] | None = None,
     nthread: int | None = None,
+    timing: Table | None = None,
 ) -> SurrogateModel:
-    """Fit a surrogate to ``frame`` (default: every row of ``table``), in memory."""
+    """Fit a surrogate to ``frame`` (default: every row of ``table``), in memory.
+
+    ``timing`` (a timing table of the same configurations, :mod:`surrogates.timing`) gives the
+    epoch-time target instead of the table's own epoch times.
+    """
     settings = settings if settings is not None else load_params()
     frame = table.frame if frame is None else frame
     space = table.space(finite=False)
     encoder = FeatureEncoder(space)
     outputs = target_columns(table)
     targets = fit_targets(frame, outputs)
+    k_time = outputs.index(TIME_TARGET)
+    if timing is not None:
+        timing_rows = timing_tables.rows_of(timing, frame["config_id"].unique())
+        targets[k_time] = timing_tables.time_target(timing_rows)
     z = np.column_stack([t.forward(frame[t.name].to_numpy(dtype=float)) for t in targets])
-    y = (curve_mean_time(frame, z, outputs) - [t.center for t in targets]) / [
-        t.scale for t in targets
-    ]
+    labels = curve_mean_time(frame, z, outputs)
+    if timing is not None:
+        labels[:, k_time] = frame["config_id"].map(
+            timing_tables.mean_log_time(timing_rows)
+        ).to_numpy()
+    y = (labels - [t.center for t in targets]) / [t.scale for t in targets]
     x = encoder.encode_frame(frame)
     dtrain = xgb.DMatrix(
         x, label=y, feature_names=encoder.names, feature_types=encoder.types,
@@ -114,6 +127,11 @@ def fit_model(
     for k, t in enumerate(targets):
         scaled[t.name] = z[:, k]
     noise = estimate_noise(scaled, outputs, table.max_epochs)
+    if timing is not None:
+        noise.parts[TIME_TARGET] = timing_tables.time_noise(
+            timing_rows, timing.max_epochs, table.max_epochs
+        )
+        noise = NoiseModel(noise.outputs, noise.parts, noise.n_configs, noise.n_curves)
     manifest = {
         "format_version": FORMAT_VERSION,
         "table": {
@@ -130,6 +148,7 @@ def fit_model(
         "features": encoder.schema(),
         "targets": [t.to_json() for t in targets],
         "noise": noise.to_json(),
+        "timing": timing_tables.describe(timing, timing_rows) if timing is not None else None,
         "xgboost": {"params": params, "num_boost_round": int(settings["num_boost_round"]),
                     "version": xgb.__version__},
     }
@@ -140,11 +159,14 @@ def fit_surrogate(
     table: Table | str | Path,
     out: str | Path,
     params_path: str | Path | None = None,
+    timing: Table | None = None,
 ) -> SurrogateModel:
-    """Fit on every row of the table and save the surrogate folder ``out``."""
+    """Fit on every row of the table (epoch times from ``timing`` if given); save to ``out``."""
     table = table if isinstance(table, Table) else load_table(table)
+    if timing is not None:
+        timing_tables.check_timing(table, timing)
     settings = load_params(params_path)
-    model = fit_model(table, settings=settings)
+    model = fit_model(table, settings=settings, timing=timing)
     model.manifest["xgboost"]["settings_file"] = (
         str(params_path) if params_path else "surrogates/xgb_params.json"
     )
@@ -208,11 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also write the held-out validation report (validation.json/.png/.pdf) to --out",
     )
     parser.add_argument("--folds", type=int, default=5, help="folds for --validate (default 5)")
+    parser.add_argument(
+        "--timing", help="timing table of the same configurations: epoch times from it "
+        "(see surrogates/timing.py)",
+    )
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
+        timing = load_table(args.timing) if args.timing else None
         out = Path(args.out) if args.out else Path(args.table) / "surrogate"
-        model = fit_surrogate(table, out, args.params)
+        model = fit_surrogate(table, out, args.params, timing)
     except (TableError, SurrogateError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -226,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.validate:
         from surrogates.validate import cross_validate, print_summary, write_report
 
-        report = cross_validate(table, load_params(args.params), n_folds=args.folds)
+        report = cross_validate(table, load_params(args.params), n_folds=args.folds,
+                                timing=timing)
         write_report(report, out)
         print_summary(report)
     return 0

@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
 from surrogates.model import TIME_TARGET, SurrogateError
 from surrogates.table import Table, TableError, load_table
+from surrogates.timing import check_timing, rows_of
 
 CHECKPOINTS = (("epoch_1", 0.0), ("epoch_25pct", 0.25), ("epoch_50pct", 0.5), ("final", 1.0))
 TARGETS = {  # final epoch unless named otherwise
@@ -70,7 +72,7 @@ def fold_assignment(
 
 def out_of_fold_curves(
     table: Table, settings: dict[str, Any], n_folds: int = 5, seed: int = 0,
-    noisy: bool = True, nthread: int | None = None,
+    noisy: bool = True, nthread: int | None = None, timing: Table | None = None,
 ) -> dict[str, Any]:
     """Predicted mean (and one noisy) curve of every configuration from the fold that held it out.
 
@@ -90,7 +92,7 @@ def out_of_fold_curves(
     noise_models = []
     for k, (train_ids, test_ids) in enumerate(folds):
         train = frame[frame["config_id"].isin(train_ids)]
-        model = fit_model(table, train, settings, nthread=nthread)
+        model = fit_model(table, train, settings, nthread=nthread, timing=timing)
         noise_models.append(model.manifest["noise"])
         test_configs = configs.loc[test_ids]
         pred = model.mean_curves(test_configs)
@@ -123,6 +125,12 @@ def _observed(table: Table, outputs: list[str]) -> tuple[np.ndarray, np.ndarray]
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.stack([np.nanmean(curves[curve_ids == c], axis=0) for c in ids])
     return mean, curves
+
+
+def observed_epoch_times(frame: pd.DataFrame, config_ids: np.ndarray) -> np.ndarray:
+    """Mean epoch time over seeds, shape (configs in ``config_ids`` order, epochs of ``frame``)."""
+    means = frame.groupby(["config_id", "epoch"])[TIME_TARGET].mean().unstack("epoch")
+    return means.loc[config_ids].to_numpy(dtype=float)
 
 
 def seed_noise_std(table: Table, column: str) -> np.ndarray | None:
@@ -192,7 +200,9 @@ def perfect_predictor_ranks(
             "kendall_perfect_mean_predictor": _plain(float(np.mean(tau)))}
 
 
-def epoch_time_ceiling(table: Table, predicted: np.ndarray | None = None) -> dict[str, Any]:
+def epoch_time_ceiling(
+    frame: pd.DataFrame, predicted: np.ndarray | None = None
+) -> dict[str, Any]:
     """Seed-vs-seed agreement of epoch time on the configurations with several seeds.
 
     For every ordered pair (observed seed a, predictor seed b): R^2 and Spearman of seed b's
@@ -200,7 +210,6 @@ def epoch_time_ceiling(table: Table, predicted: np.ndarray | None = None) -> dic
     a's every-epoch times (the report's ``rows`` figure). ``predicted`` (configs sorted by id,
     epochs) adds the surrogate's held-out figures against each seed on the same configurations.
     """
-    frame = table.frame
     means = frame.groupby(["config_id", "seed"])[TIME_TARGET].mean().unstack()
     multi = means[means.notna().sum(axis=1) >= 2]
     out: dict[str, Any] = {"configs": len(multi), "pairs": []}
@@ -247,10 +256,15 @@ def _rise_share(curves: np.ndarray) -> float:
 
 def cross_validate(
     table: Table, settings: dict[str, Any], n_folds: int = 5, seed: int = 0,
-    noisy: bool = True, nthread: int | None = None,
+    noisy: bool = True, nthread: int | None = None, timing: Table | None = None,
 ) -> dict[str, Any]:
-    """The validation report (a JSON-ready dict); see the module docstring."""
-    oof = out_of_fold_curves(table, settings, n_folds, seed, noisy, nthread)
+    """The validation report (a JSON-ready dict); see the module docstring.
+
+    With ``timing`` (:mod:`surrogates.timing`) epoch times are fitted to and scored against it.
+    """
+    if timing is not None:
+        check_timing(table, timing)
+    oof = out_of_fold_curves(table, settings, n_folds, seed, noisy, nthread, timing)
     outputs = oof["outputs"]
     obs_mean, obs_curves = _observed(table, outputs)
     pred = oof["mean"]
@@ -288,16 +302,29 @@ def cross_validate(
         if k in (m, t):
             continue
         ok = np.isfinite(obs_mean[:, -1, k])
-        others[name] = {"final": rank_scores(obs_mean[ok, -1, k], pred[ok, -1, k], None)}
+        observed, predicted = obs_mean[ok, -1, k], pred[ok, -1, k]
+        if np.ptp(observed) == 0 or np.ptp(predicted) == 0:  # e.g. 'diverged': never at the end
+            others[name] = {"final": {"constant": True, "observed_mean": _plain(observed.mean()),
+                                      "predicted_mean": _plain(predicted.mean())}}
+            continue
+        others[name] = {"final": rank_scores(observed, predicted, None)}
     report["other_metrics"] = others
-    obs_t, pred_t = obs_mean[:, :, t], pred[:, :, t]
-    rows = rank_scores(obs_t.ravel(), pred_t.ravel(), None)
-    per_config = rank_scores(obs_t.mean(axis=1), pred_t.mean(axis=1), None)
+    pred_t = pred[:, :, t]
+    time_frame = table.frame if timing is None else rows_of(timing, oof["config_ids"])
+    obs_t = observed_epoch_times(time_frame, oof["config_ids"])
+    scored_t = pred_t[:, : obs_t.shape[1]]
+    rows = rank_scores(obs_t.ravel(), scored_t.ravel(), None)
+    per_config = rank_scores(obs_t.mean(axis=1), scored_t.mean(axis=1), None)
     report["epoch_time"] = {
+        "observed": "the table's epoch times" if timing is None else (
+            f"timing table {timing.name} (sha256 {timing.checksum[:12]}..., "
+            f"{timing.max_epochs} epochs per curve)"
+        ),
         "rows": {"r2": rows["r2"], "spearman": rows["spearman"]},
         "per_config_mean": {"r2": per_config["r2"], "spearman": per_config["spearman"]},
-        "noise_ceiling": epoch_time_ceiling(table, pred_t),
+        "noise_ceiling": epoch_time_ceiling(time_frame, scored_t),
     }
+    observed_time = obs_t
     cum_steps = np.diff(np.cumsum(pred_t, axis=1), axis=1)
     decreasing = {"mean_curves": float((cum_steps <= 0).mean())}
     if oof["noisy"] is not None:
@@ -333,7 +360,8 @@ def cross_validate(
     report["noise_model_fold0"] = oof["noise"][0]
     report["targets"] = _targets(report)
     report["_curves"] = {"observed": obs_mean, "predicted": pred, "noisy": oof["noisy"],
-                         "curves": obs_curves, "outputs": outputs}
+                         "curves": obs_curves, "outputs": outputs,
+                         "observed_epoch_time": observed_time}
     return report
 
 
@@ -395,7 +423,8 @@ def _figure(report: dict[str, Any], out: Path) -> None:
         ax.text(0.03, 0.97, f"$R^2$ {_fmt(c['r2'])}\n$\\rho$ {_fmt(c['spearman'])}\n"
                 f"$\\tau$ {_fmt(c['kendall'])}", transform=ax.transAxes, va="top", fontsize=8)
     ax = axes.flat[4]
-    x, y = obs[:, :, t].ravel(), pred[:, :, t].ravel()
+    obs_t = curves["observed_epoch_time"]
+    x, y = obs_t.ravel(), pred[:, : obs_t.shape[1], t].ravel()
     ax.plot([x.min(), x.max()], [x.min(), x.max()], color="0.6", lw=0.8, zorder=0)
     ax.scatter(x, y, s=4, alpha=0.4, color="#D55E00", edgecolors="none")
     ax.set_xscale("log")
@@ -485,10 +514,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", help="XGBoost settings file (default: the shipped one)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="fold assignment seed")
+    parser.add_argument("--timing", help="timing table: epoch times fitted to and scored on it")
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
-        report = cross_validate(table, load_params(args.params), args.folds, args.seed)
+        timing = load_table(args.timing) if args.timing else None
+        report = cross_validate(table, load_params(args.params), args.folds, args.seed,
+                                timing=timing)
     except (TableError, SurrogateError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,109 @@
+"""Timing tables: epoch times of a table's configurations measured apart, on a quiet machine.
+
+A table's own epoch times are only as good as the machine was quiet while it was collected: the
+shipped resnet8 table was collected by two processes on two busy cores, so its epoch times mostly
+record the load of the moment (their seed-vs-seed R^2 is negative). A *timing table* is a second
+table of the same design, collected by the same command with only a few epochs per curve while
+nothing else runs (``python -m surrogates.collect run ... --epochs 2``; same ``--configs`` and
+``--design-seed``, so the same configurations with the same ``config_id``). Given one,
+``python -m surrogates.fit TABLE --timing TIMING`` takes the epoch-time target from it:
+
+- label: each configuration's mean log epoch time over the timing table's curves (all seeds,
+  all epochs), the same for every epoch of its curve (an epoch costs the same work at any epoch);
+- bounds of the time target: the timing table's observed epoch times;
+- noise of the time output: from the timing table's repeated configurations, on the log scale:
+  sigma is the pooled seed-to-seed standard deviation (constant over epochs); the share ``rho``
+  of it that persists along a curve is the correlation of residuals between epochs (clipped to
+  [0, 1]), the rest is independent per epoch (``phi`` 0).
+
+Validation then scores predicted epoch times against the timing table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hpo_methods.space import SearchSpace
+from surrogates.model import TIME_TARGET, SurrogateError, Target
+from surrogates.noise import CurveNoise, residual_curves
+from surrogates.table import Table
+
+
+def check_timing(table: Table, timing: Table) -> None:
+    """Refuse a timing table that does not time ``table``'s configurations."""
+    where = f"timing table {timing.path}"
+    if SearchSpace.from_spec(timing.meta["search_space"]).spec() != table.space(False).spec():
+        raise SurrogateError(f"{where}: its search space is not the one of {table.path}")
+    if TIME_TARGET not in timing.frame.columns:
+        raise SurrogateError(f"{where}: no '{TIME_TARGET}' column")
+    missing = table.configs.index.difference(timing.configs.index)
+    if len(missing):
+        raise SurrogateError(
+            f"{where}: {len(missing)} of {len(table.configs)} configurations of {table.path} are "
+            f"not timed (config_id {', '.join(str(c) for c in missing[:5])}"
+            f"{', ...' if len(missing) > 5 else ''})"
+        )
+    mine = timing.configs.loc[table.configs.index]
+    for name in table.hyperparameters:
+        a, b = table.configs[name], mine[name]
+        same = (
+            np.isclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=0.0)
+            if pd.api.types.is_numeric_dtype(a)
+            else (a.to_numpy() == b.to_numpy())
+        )
+        if not same.all():
+            cid = a.index[np.flatnonzero(~same)[0]]
+            raise SurrogateError(
+                f"{where}: config_id {cid} has {name}={b[cid]!r}, but {table.path} has "
+                f"{name}={a[cid]!r} (not the same design)"
+            )
+    times = timing.frame[TIME_TARGET].to_numpy(dtype=float)
+    if not (np.isfinite(times) & (times > 0)).all():
+        raise SurrogateError(f"{where}: epoch times must be finite and > 0")
+
+
+def rows_of(timing: Table, config_ids: np.ndarray) -> pd.DataFrame:
+    """The timing rows of ``config_ids`` (the training configurations of a fit)."""
+    return timing.frame[timing.frame["config_id"].isin(config_ids)]
+
+
+def time_target(rows: pd.DataFrame) -> Target:
+    """The epoch-time target with its bounds and standardisation from timing rows."""
+    return Target.fitted(TIME_TARGET, rows[TIME_TARGET].to_numpy(dtype=float), "log")
+
+
+def mean_log_time(rows: pd.DataFrame) -> pd.Series:
+    """Each configuration's mean log epoch time (index config_id): the training label."""
+    return np.log(rows[TIME_TARGET].astype(float)).groupby(rows["config_id"]).mean()
+
+
+def time_noise(rows: pd.DataFrame, timing_epochs: int, max_epochs: int) -> CurveNoise:
+    """Noise of log epoch time from the repeated configurations (see the module docstring)."""
+    scaled = rows[["config_id", "seed", "epoch"]].copy()
+    scaled["z"] = np.log(rows[TIME_TARGET].astype(float))
+    residuals, dof = residual_curves(scaled, "z", timing_epochs)
+    if dof <= 0:
+        return CurveNoise([0.0] * max_epochs)
+    sigma = float(np.sqrt((residuals**2).sum() / (dof * timing_epochs)))
+    rho = 1.0
+    if timing_epochs >= 2 and sigma > 0:
+        pairs = [(residuals[:, i], residuals[:, i + 1]) for i in range(timing_epochs - 1)]
+        lag1 = np.mean([np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b)) for a, b in pairs])
+        rho = float(np.clip(lag1, 0.0, 1.0))
+    return CurveNoise([sigma] * max_epochs, rho, 0.0)
+
+
+def describe(timing: Table, rows: pd.DataFrame) -> dict[str, Any]:
+    """What a surrogate's manifest records about the timing table it used."""
+    return {
+        "name": timing.name,
+        "path": str(timing.path),
+        "sha256": timing.checksum,
+        "configs": int(rows["config_id"].nunique()),
+        "curves": int(rows.groupby(["config_id", "seed"]).ngroups),
+        "epochs": timing.max_epochs,
+        "label": "mean log epoch time of each configuration over the timing table's curves",
+    }
