@@ -1,12 +1,12 @@
 """The surrogate objective: learning curves predicted by a fitted XGBoost surrogate of a table.
 
 Its search space is continuous (the table's domains, not its recorded configurations). A trial's
-curve (every metric and every epoch time) is predicted as the trial reads it
-(:class:`surrogates.model.PredictedCurve`: epoch 1 first, the rest in one step when the trial goes
-on), with the same values as a whole-curve prediction. With
-``noise=True`` the curve carries seed noise that is consistent along the curve, drawn from the
-trial's seed (which the backend derives from the run seed and the trial id); ``noise=False`` gives
-the deterministic mean curve. Epoch times are positive, so cumulative time strictly increases.
+whole curve (every metric and every epoch time) is predicted at ``start_trial`` in one query
+(:meth:`surrogates.model.SurrogateModel.curve`: one walk of the trees, ~20 microseconds);
+``next_epoch`` replays it. With ``noise=True`` the curve carries seed noise that is consistent
+along the curve, drawn from the trial's seed (which the backend derives from the run seed and the
+trial id); ``noise=False`` gives the deterministic mean curve. Epoch times are positive, so
+cumulative time strictly increases.
 
 Benchmark config keys (kind ``surrogate``): ``model`` (a surrogate folder), ``table`` (its table:
 checked against the model's checksum and schema; without ``model`` the table is fitted on first
@@ -21,24 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.objective import EpochResult, Objective, TrialRun, resolve_path
+from benchmarks.objective import CurveRun, Objective, TrialRun, resolve_path
 from hpo_methods.space import Config
-from surrogates.model import PredictedCurve, SurrogateModel
+from surrogates.model import SurrogateModel
 from surrogates.table import Table, load_table
-
-
-class PredictedCurveRun(TrialRun):
-    """A trial replaying a :class:`~surrogates.model.PredictedCurve`, predicted as it goes."""
-
-    def __init__(self, names: tuple[str, ...], curve: PredictedCurve) -> None:
-        self._names = names
-        self._curve = curve
-        self.epochs_done = 0
-
-    def next_epoch(self) -> EpochResult:
-        row = self._curve.first(self.epochs_done + 1)[-1].tolist()
-        self.epochs_done += 1
-        return EpochResult(dict(zip(self._names, row[:-1], strict=True)), row[-1])
 
 
 class SurrogateObjective(Objective):
@@ -68,7 +54,8 @@ class SurrogateObjective(Objective):
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         self.space.validate(config)
         rng = np.random.default_rng(seed) if self.noise else None
-        return PredictedCurveRun(self.metric_names, self.model.predicted_curve(config, rng))
+        metrics, times = self.model.curve(config, rng)
+        return CurveRun(self.metric_names, metrics, times)
 
     def best_known_value(self) -> float:
         """The lowest observed value in the table: no surrogate curve goes below it."""

@@ -417,21 +417,18 @@ class SurrogateModel:
                        self._base + expit(z) * self._width)
         return np.clip(out, self._lo, self._hi)
 
-    def predicted_curve(
-        self, config: Config, rng: np.random.Generator | None = None
-    ) -> PredictedCurve:
-        """One configuration's curve, predicted as far as it is read (see :class:`PredictedCurve`).
-
-        ``rng`` None gives the mean curve; otherwise noise that is consistent along the curve.
-        """
-        noise = self.noise.sample(rng) if rng is not None else None
-        return PredictedCurve(self, self.encoder.encode_config(config), noise)
-
     def curve(
         self, config: Config, rng: np.random.Generator | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """A whole learning curve: (metrics[epoch - 1, metric], epoch_times[epoch - 1])."""
-        out = self.predicted_curve(config, rng).first(self.max_epochs)
+        """A whole learning curve: (metrics[epoch - 1, metric], epoch_times[epoch - 1]).
+
+        ``rng`` None gives the mean curve; otherwise noise that is consistent along the curve.
+        """
+        raw = self.forest.curve(self.encoder.encode_config(config), self._epochs)
+        z = raw * self._scale + self._center
+        if rng is not None:
+            z = z + self.noise.sample(rng)
+        out = self.outputs(z)
         return out[:, :-1], out[:, -1]
 
     def mean_curves(self, configs: Sequence[Config] | pd.DataFrame) -> np.ndarray:
@@ -461,35 +458,3 @@ class SurrogateModel:
         """The highest value of the objective metric in the table (predictions never go above)."""
         return float(self.targets[self.target_names.index(self.metric)].hi)
 
-
-class PredictedCurve:
-    """A learning curve predicted on demand: every output in observed units, one row per epoch.
-
-    The noise of every epoch is drawn when the curve is created, so the values do not depend on
-    how far or in which steps the curve is read. The trees are walked for epoch 1 alone at first
-    and for all the remaining epochs when a later one is read: under early stopping most trials
-    never get past their first epochs, and one walk costs about as much for one epoch as for all.
-    """
-
-    def __init__(
-        self, model: SurrogateModel, features: np.ndarray, noise: np.ndarray | None
-    ) -> None:
-        self._model = model
-        self._features = features
-        self._noise = noise
-        self._values = np.empty((0, len(model.targets)))
-
-    def first(self, epochs: int) -> np.ndarray:
-        """The rows of epochs 1..``epochs``: shape (epochs, outputs), the last output epoch time."""
-        model = self._model
-        if not 1 <= epochs <= model.max_epochs:
-            raise ValueError(f"epochs must be in 1..{model.max_epochs} (got {epochs})")
-        done = len(self._values)
-        if epochs > done:
-            stop = epochs if done == 0 and epochs == 1 else model.max_epochs
-            raw = model.forest.curve(self._features, model._epochs[done:stop])
-            z = raw * model._scale + model._center
-            if self._noise is not None:
-                z = z + self._noise[done:stop]
-            self._values = np.concatenate([self._values, model.outputs(z)])
-        return self._values[:epochs]

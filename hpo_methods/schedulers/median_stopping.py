@@ -21,11 +21,19 @@ completed trials"). A trial at ``max_epochs`` is never stopped (it completes any
 
 from __future__ import annotations
 
+import bisect
 import math
 
-import numpy as np
-
 from hpo_methods.protocol import Decision, Scheduler, TrialStatus
+
+
+def sorted_median(ordered: list[float]) -> float:
+    """The median of ascending values, as ``numpy.median``: the mean of the two middle ones for
+    an even count."""
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    return (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 class MedianStoppingScheduler(Scheduler):
@@ -54,6 +62,7 @@ class MedianStoppingScheduler(Scheduler):
         self._epochs: dict[int, int] = {}
         # epoch -> {trial: running average of its values at epochs 1..epoch}
         self.running_average: dict[int, dict[int, float]] = {}
+        self._sorted_averages: dict[int, list[float]] = {}  # the same values, ascending
         self.completed: set[int] = set()
 
     def on_report(self, trial_id: int, epoch: int, value: float) -> Decision:
@@ -66,17 +75,16 @@ class MedianStoppingScheduler(Scheduler):
         best = min(self._best.get(trial_id, math.inf), value)
         self._best[trial_id] = best
         averages = self.running_average.setdefault(epoch, {})
+        ordered = self._sorted_averages.setdefault(epoch, [])
+        others = ordered  # every other trial's average at this epoch (each reports it once)
+        if self.completed_only:
+            others = sorted(avg for other, avg in averages.items() if other in self.completed)
         averages[trial_id] = total / epoch
-        if epoch < self.grace_period or epoch >= self.max_epochs:
-            return Decision.CONTINUE
-        others = [
-            avg
-            for other, avg in averages.items()
-            if other != trial_id and (not self.completed_only or other in self.completed)
-        ]
-        if len(others) < self.min_samples:
-            return Decision.CONTINUE
-        return Decision.STOP if best > float(np.median(others)) else Decision.CONTINUE
+        decision = Decision.CONTINUE
+        if self.grace_period <= epoch < self.max_epochs and len(others) >= self.min_samples:
+            decision = Decision.STOP if best > sorted_median(others) else Decision.CONTINUE
+        bisect.insort(ordered, total / epoch)
+        return decision
 
     def on_end(self, trial_id: int, status: TrialStatus) -> None:
         if status == TrialStatus.COMPLETED:
