@@ -15,6 +15,7 @@ from benchmarks.registry import make_objective
 from benchmarks.results import ResultsWriter, is_complete
 from benchmarks.settings import ConfigError, RunSettings, settings_from_config
 from benchmarks.simulated import SimulatedBackend
+from hpo_methods.problem import ProblemError
 from hpo_methods.registry import UnknownMethodError, make_method
 from hpo_methods.space import SearchSpaceError
 from surrogates.table import TableError
@@ -22,6 +23,7 @@ from surrogates.table import TableError
 USER_ERRORS = (
     ConfigError,
     UnknownMethodError,
+    ProblemError,
     SearchSpaceError,
     TableError,
     FileNotFoundError,
@@ -36,17 +38,12 @@ def run_job(cfg: DictConfig, folder: Path) -> dict | None:
         print(f"skip {folder}: already complete (overwrite=true reruns it)", file=sys.stderr)
         return None
     objective = make_objective(settings.benchmark)
-    method = make_method(
-        settings.method_name,
-        objective.space,
-        objective.max_epochs,
-        settings.seed,
-        **settings.method_settings,
-    )
-    return _execute(cfg, settings, objective, method, folder)
+    problem = objective.problem(settings.objectives, settings.constraints)
+    method = make_method(settings.method_name, problem, settings.seed, **settings.method_settings)
+    return _execute(cfg, settings, objective, problem, method, folder)
 
 
-def _execute(cfg, settings: RunSettings, objective, method, folder: Path) -> dict:
+def _execute(cfg, settings: RunSettings, objective, problem, method, folder: Path) -> dict:
     real_time = settings.backend == "local"
     writer = ResultsWriter(folder, journal=real_time)
     writer.start(
@@ -59,6 +56,7 @@ def _execute(cfg, settings: RunSettings, objective, method, folder: Path) -> dic
             "backend": settings.backend,
             "count_method_time": settings.count_method_time,
             "objective": objective.describe(),
+            "problem": problem.describe(),
             "best_known_value": objective.best_known_value(),
             "worst_known_value": objective.worst_known_value(),
         },
@@ -67,12 +65,12 @@ def _execute(cfg, settings: RunSettings, objective, method, folder: Path) -> dic
     if real_time:
         backend = LocalBackend(
             method, objective, settings.benchmark, settings.n_workers, settings.budget,
-            settings.seed, gpus=settings.gpus, on_report=writer.report,
+            settings.seed, gpus=settings.gpus, on_report=writer.report, problem=problem,
         )  # fmt: skip
     else:
         backend = SimulatedBackend(
             method, objective, settings.n_workers, settings.budget, settings.seed,
-            progress=progress, count_method_time=settings.count_method_time,
+            progress=progress, count_method_time=settings.count_method_time, problem=problem,
         )  # fmt: skip
     result = backend.run()
     if progress is not None:

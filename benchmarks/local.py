@@ -27,7 +27,8 @@ from typing import Any
 
 from benchmarks.objective import EpochResult, Objective, trial_seed
 from benchmarks.tuning import Budget, ReportCallback, RunResult, TuningLog
-from hpo_methods.protocol import Method
+from hpo_methods.problem import Problem
+from hpo_methods.protocol import TuningMethod
 
 CONTINUE, STOP, PAUSE, EXIT = "continue", "stop", "pause", "exit"
 
@@ -76,7 +77,7 @@ class LocalBackend:
 
     def __init__(
         self,
-        method: Method,
+        method: TuningMethod,
         objective: Objective,
         objective_spec: dict[str, Any],
         n_workers: int,
@@ -84,6 +85,7 @@ class LocalBackend:
         seed: int,
         gpus: list[str] | None = None,
         on_report: ReportCallback | None = None,
+        problem: Problem | None = None,
     ) -> None:
         if n_workers < 1:
             raise ValueError(f"n_workers must be >= 1 (got {n_workers})")
@@ -94,9 +96,8 @@ class LocalBackend:
         self.seed = seed
         self.gpus = gpus or []
         self.log = TuningLog(
-            method, objective.metric, objective.metric_names, objective.max_epochs, budget,
-            on_report,
-        )  # fmt: skip
+            method, problem or objective.problem(), objective.metric_names, budget, on_report
+        )
         self._context = mp.get_context("spawn")
         self._workers: list[_Worker] = []
         self._start = 0.0

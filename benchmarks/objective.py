@@ -8,11 +8,14 @@ the epoch times up (simulated backend) or measures them (local backend).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from hpo_methods.problem import COST_METRIC, Constraint, Goal, Problem
 from hpo_methods.space import Config, SearchSpace
 
 
@@ -80,6 +83,29 @@ class Objective(ABC):
     def describe(self) -> dict:
         """What results files record about this objective."""
         return {"name": self.name, "max_epochs": self.max_epochs, "metric": self.metric}
+
+    def problem(
+        self,
+        objectives: Iterable[str | Mapping[str, Any]] | None = None,
+        constraints: Iterable[str | Mapping[str, Any]] = (),
+    ) -> Problem:
+        """The problem methods solve on this objective: by default, minimise ``metric``.
+
+        ``objectives`` are metric names (minimised) or ``{metric, mode}``; ``constraints`` are
+        ``"metric<=bound"`` strings or ``{metric, bound, sense}``. Names must be metrics of this
+        objective (``metric_names`` or ``epoch_time``).
+        """
+        goals = tuple(
+            Goal(g) if isinstance(g, str) else Goal(str(g["metric"]), str(g.get("mode", "min")))
+            for g in (objectives if objectives is not None else [self.metric])
+        )
+        return Problem(
+            space=self.space,
+            max_epochs=self.max_epochs,
+            objectives=goals,
+            constraints=tuple(Constraint.parse(c) for c in constraints),
+            metrics=(*self.metric_names, COST_METRIC),
+        )
 
 
 class CurveRun(TrialRun):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class RunSettings:
     benchmark: dict[str, Any]
     gpus: list[str]
     count_method_time: bool = False
+    objectives: list[Any] | None = None  # benchmark.objectives (None: the objective's metric)
+    constraints: list[Any] = field(default_factory=list)  # benchmark.constraints
 
 
 def _int(cfg: DictConfig, key: str, minimum: int) -> int:
@@ -100,14 +102,33 @@ def settings_from_config(cfg: DictConfig) -> RunSettings:
         benchmark=objective_spec(cfg),
         gpus=_gpus(cfg.get("gpus")) if backend == "local" else [],
         count_method_time=count_method_time,
+        objectives=_list_or_none(cfg, "benchmark.objectives"),
+        constraints=_list_or_none(cfg, "benchmark.constraints") or [],
     )
 
 
+def _list_or_none(cfg: DictConfig, key: str) -> list[Any] | None:
+    value = OmegaConf.select(cfg, key)
+    if value is None:
+        return None
+    value = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list (got {value!r})")
+    return value
+
+
+PROBLEM_KEYS = ("budget_time", "objectives", "constraints")
+
+
 def objective_spec(cfg: DictConfig) -> dict[str, Any]:
-    """The benchmark's config without ``budget_time`` (a default for ``budget.time``, not an
-    option of the objective)."""
+    """The benchmark's config without the keys that describe the run rather than the objective
+    (``budget_time``: a default for ``budget.time``; ``objectives`` and ``constraints``: the
+    problem methods solve on it)."""
     spec = OmegaConf.to_container(cfg.benchmark, resolve=True)
-    spec.pop("budget_time", None)
+    for key in PROBLEM_KEYS:
+        spec.pop(key, None)
     return spec
 
 

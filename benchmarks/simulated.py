@@ -49,7 +49,8 @@ from typing import Any, cast
 
 from benchmarks.objective import EpochResult, Objective, TrialRun, trial_seed
 from benchmarks.tuning import Budget, ReportCallback, RunResult, TuningLog
-from hpo_methods.protocol import Method
+from hpo_methods.problem import Problem
+from hpo_methods.protocol import TuningMethod
 from hpo_methods.space import Config
 
 ProgressCallback = Callable[[float, int, int], None]
@@ -71,7 +72,7 @@ class _Stopwatch:
     """Stands in for the method: every call made through it is timed with ``clock`` and its
     seconds added to ``pending``; other attributes are the method's own."""
 
-    def __init__(self, method: Method, clock: Callable[[], float]) -> None:
+    def __init__(self, method: TuningMethod, clock: Callable[[], float]) -> None:
         self._method = method
         self._clock = clock
         self.pending = 0.0
@@ -103,12 +104,13 @@ class SimulatedBackend:
     """Runs one method on one objective with ``n_workers`` workers on a simulated clock.
 
     ``count_method_time`` adds the method's decision time, measured with ``clock``, to the
-    simulated clock (module docstring); ``clock`` is never read when it is off.
+    simulated clock (module docstring); ``clock`` is never read when it is off. ``problem`` is
+    the one the method was built for (default: minimise the objective's metric).
     """
 
     def __init__(
         self,
-        method: Method,
+        method: TuningMethod,
         objective: Objective,
         n_workers: int,
         budget: Budget,
@@ -117,6 +119,7 @@ class SimulatedBackend:
         progress: ProgressCallback | None = None,
         count_method_time: bool = False,
         clock: Callable[[], float] = time.perf_counter,
+        problem: Problem | None = None,
     ) -> None:
         if n_workers < 1:
             raise ValueError(f"n_workers must be >= 1 (got {n_workers})")
@@ -129,8 +132,8 @@ class SimulatedBackend:
         self.progress = progress
         self._stopwatch = _Stopwatch(method, clock) if count_method_time else None
         self.log = TuningLog(
-            cast(Method, self._stopwatch) if self._stopwatch is not None else method,
-            objective.metric, objective.metric_names, objective.max_epochs, budget, on_report,
+            cast(TuningMethod, self._stopwatch) if self._stopwatch is not None else method,
+            problem or objective.problem(), objective.metric_names, budget, on_report,
         )  # fmt: skip
         self.now = 0.0  # the simulated clock
         self.method_time = 0.0  # decision seconds added to it

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.objective import EpochResult
-from hpo_methods.protocol import Decision, Method, TrialStatus
+from hpo_methods.problem import COST_METRIC, Problem
+from hpo_methods.protocol import Decision, TrialStatus, TuningMethod
 from hpo_methods.space import Config
 
 ReportCallback = Callable[[dict[str, Any]], None]
@@ -71,17 +72,17 @@ class TuningLog:
 
     def __init__(
         self,
-        method: Method,
-        metric: str,
+        method: TuningMethod,
+        problem: Problem,
         metric_names: tuple[str, ...],
-        max_epochs: int,
         budget: Budget,
         on_report: ReportCallback | None = None,
     ) -> None:
         self.method = method
-        self.metric = metric
+        self.problem = problem
+        self.metric = problem.metric
         self.metric_names = metric_names
-        self.max_epochs = max_epochs
+        self.max_epochs = problem.max_epochs
         self.budget = budget
         self.on_report = on_report
         self.trials: dict[int, TrialState] = {}
@@ -121,14 +122,15 @@ class TuningLog:
         state = self.trials[trial_id]
         state.epochs += 1
         self.epochs_trained += 1
-        value = result.metrics.get(self.metric, math.nan)
-        finite = isinstance(value, int | float) and math.isfinite(value)
-        if finite:
-            state.best = min(state.best, value)
-        decision = self.method.report(trial_id, state.epochs, value)
-        if not finite:
+        metrics = {**result.metrics, COST_METRIC: float(result.epoch_time)}
+        values = self.problem.values(metrics)
+        state.best = min(state.best, values[0])
+        decision = self.method.report(trial_id, state.epochs, metrics)
+        diverged = [g.metric for g, v in zip(self.problem.objectives, values, strict=True)
+                    if not math.isfinite(v)]
+        if diverged:
             outcome = "failed"
-            self.fail(trial_id, f"diverged: non-finite {self.metric}", now)
+            self.fail(trial_id, f"diverged: non-finite {', '.join(diverged)}", now)
         elif state.epochs >= self.max_epochs:
             outcome = "completed"
             self.method.complete(trial_id)
@@ -177,6 +179,10 @@ class TuningLog:
     def result(self, ended_by: str, now: float) -> RunResult:
         return RunResult(self.reports, self._trial_rows(), self._summary(ended_by, now), ended_by)
 
+    def _raw(self, minimised: float) -> float:
+        """A minimised value of the first objective in the metric's own direction."""
+        return minimised if self.problem.objectives[0].mode == "min" else -minimised
+
     def _trial_rows(self) -> list[dict[str, Any]]:
         rows = []
         for state in sorted(self.trials.values(), key=lambda s: s.trial_id):
@@ -184,7 +190,7 @@ class TuningLog:
                 "trial_id": state.trial_id,
                 "status": str(state.status),
                 "epochs": state.epochs,
-                f"best_{self.metric}": state.best if state.epochs else math.nan,
+                f"best_{self.metric}": self._raw(state.best) if state.epochs else math.nan,
                 "start_time": state.start_time,
                 "end_time": state.end_time if state.end_time is not None else math.nan,
                 "reason": state.reason,
@@ -200,7 +206,7 @@ class TuningLog:
             "trials": len(self.trials),
             "epochs": self.epochs_trained,
             "reports": len(self.reports),
-            f"best_{self.metric}": min(finite) if finite else None,
+            f"best_{self.metric}": self._raw(min(finite)) if finite else None,
             "elapsed_time": now,
             "ended_by": ended_by,
         }

@@ -1,31 +1,45 @@
 """The protocol between a tuning backend and an HPO method.
 
-A *method* is a :class:`Searcher` (which configuration to try next) combined with a
-:class:`Scheduler` (how many epochs each trial gets: continue, stop, or pause and later resume).
-The backend drives it with four events and nothing else:
+Every method, ours or a user's (see :class:`TuningMethod`), is driven by the backend with five
+calls and nothing else:
 
 - ``suggest(allow_new)``: a worker is free. The answer is a new trial, the resumption of a
   paused trial, or ``None`` ("nothing to do right now"; the backend asks again after the next
   event).
-- ``report(trial_id, epoch, value)``: a trial finished an epoch; the answer is a :class:`Decision`.
+- ``report(trial_id, epoch, metrics)``: a trial finished an epoch. ``metrics`` maps every metric
+  of the epoch to its value, the epoch's observed cost (``epoch_time``: simulated or real
+  seconds) included; the answer is a :class:`Decision`.
 - ``complete(trial_id)``: a trial reached the maximum number of epochs.
 - ``fail(trial_id, reason)``: a trial crashed or diverged.
+- ``dropped_trials()``: paused trials the method gave up on since the last call.
 
-All values are minimised (the backend passes the objective's metric, e.g. validation error; a
-non-finite value is treated as +inf). Methods never read a clock and draw randomness only from the
-seed they are given, so a run is a pure function of its configuration and seed.
+What to optimise comes with the :class:`~hpo_methods.problem.Problem` a method is built with
+(objectives with directions, constraints, the cost metric). Methods never read a clock and draw
+randomness only from the seed they are given, so a run is a pure function of its configuration
+and seed.
+
+The built-in methods are a :class:`Searcher` (which configuration to try next) combined with a
+:class:`Scheduler` (how many epochs each trial gets: continue, stop, or pause and later resume)
+in :class:`Method`. Searchers and schedulers see the problem's first objective as one number to
+minimise (a non-finite value is +inf); the searcher's trial records keep every metric too.
+A method that optimises several objectives says so with ``multi_objective = True`` (it then sees
+:meth:`~hpo_methods.problem.Problem.values`, a tuple).
 """
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from hpo_methods.problem import Problem
 from hpo_methods.space import Config, SearchSpace
+
+Metrics = Mapping[str, float]
 
 
 class Decision(StrEnum):
@@ -62,7 +76,8 @@ class TrialRecord:
     trial_id: int
     config: Config
     status: TrialStatus = TrialStatus.RUNNING
-    values: dict[int, float] = field(default_factory=dict)  # epoch -> value
+    values: dict[int, Any] = field(default_factory=dict)  # epoch -> value (minimised)
+    metrics: dict[int, Metrics] = field(default_factory=dict)  # epoch -> every metric
 
     @property
     def last_epoch(self) -> int:
@@ -87,7 +102,12 @@ class Searcher(ABC):
         self.trials[trial_id] = TrialRecord(trial_id, dict(config))
         self.seen.add(self.space.key(config))
 
-    def on_report(self, trial_id: int, epoch: int, value: float) -> None:
+    def observe(self, trial_id: int, epoch: int, value: Any, metrics: Metrics) -> None:
+        """Record an epoch report (every metric), then hand its value to :meth:`on_report`."""
+        self.trials[trial_id].metrics[epoch] = metrics
+        self.on_report(trial_id, epoch, value)
+
+    def on_report(self, trial_id: int, epoch: int, value: Any) -> None:
         self.trials[trial_id].values[epoch] = value
 
     def on_status(self, trial_id: int, status: TrialStatus) -> None:
@@ -145,12 +165,43 @@ class Scheduler(ABC):
         """The trial ended (completed, stopped or failed)."""
 
 
-class Method:
-    """A searcher and a scheduler behind the four events of the backend protocol."""
+@runtime_checkable
+class TuningMethod(Protocol):
+    """What the backend needs of a method (module docstring). Implement it to plug in a method
+    of your own, built as ``factory(problem, seed, **settings)``."""
 
-    def __init__(self, searcher: Searcher, scheduler: Scheduler, name: str = "") -> None:
+    def suggest(self, allow_new: bool = True) -> Suggestion | None:
+        """Work for a free worker, or ``None``; only resumptions when ``allow_new`` is False."""
+        ...
+
+    def report(self, trial_id: int, epoch: int, metrics: Metrics) -> Decision:
+        """Epoch ``epoch`` of the trial ended with these metrics (``epoch_time`` included)."""
+        ...
+
+    def complete(self, trial_id: int) -> None:
+        """The trial trained to the maximum number of epochs."""
+        ...
+
+    def fail(self, trial_id: int, reason: str = "") -> None:
+        """The trial crashed or diverged; it will not report again."""
+        ...
+
+    def dropped_trials(self) -> list[int]:
+        """Paused trials given up on since the last call (they will never resume)."""
+        ...
+
+
+class Method:
+    """A searcher and a scheduler behind the backend protocol (module docstring)."""
+
+    multi_objective = False  # True: searcher and scheduler see a tuple of minimised objectives
+
+    def __init__(
+        self, searcher: Searcher, scheduler: Scheduler, problem: Problem, name: str = ""
+    ) -> None:
         self.searcher = searcher
         self.scheduler = scheduler
+        self.problem = problem
         self.name = name
         self._next_trial_id = 0
         self._configs: dict[int, Config] = {}
@@ -205,10 +256,11 @@ class Method:
             self._end(trial_id, TrialStatus.STOPPED)
             self._dropped.append(trial_id)
 
-    def report(self, trial_id: int, epoch: int, value: float) -> Decision:
-        """An epoch result; returns whether the trial continues, stops or pauses."""
-        value = float(value) if math.isfinite(value) else math.inf
-        self.searcher.on_report(trial_id, epoch, value)
+    def report(self, trial_id: int, epoch: int, metrics: Metrics) -> Decision:
+        """An epoch's metrics; returns whether the trial continues, stops or pauses."""
+        problem = self.problem
+        value = problem.values(metrics) if self.multi_objective else problem.value(metrics)
+        self.searcher.observe(trial_id, epoch, value, metrics)
         decision = self.scheduler.on_report(trial_id, epoch, value)
         if epoch >= self.scheduler.max_epochs:
             return decision  # the backend calls complete(): nothing is left to decide

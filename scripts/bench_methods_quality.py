@@ -42,7 +42,7 @@ METHODS = ("random", "bo", "tpe", "rea")
 def regret(problem: str, method: str, seed: int, evals: int, workers: int) -> float:
     """Simple regret of one run of ``evals`` evaluations."""
     objective = SyntheticObjective(problem)
-    tuner = make_method(method, objective.space, objective.max_epochs, seed)
+    tuner = make_method(method, objective.problem(), seed)
     result = SimulatedBackend(tuner, objective, workers, Budget(trials=evals), seed).run()
     return float(result.summary["best_val_error"]) - objective.best_known_value()
 
@@ -87,8 +87,8 @@ def _yes(ok: bool) -> str:
 
 def timed_run(objective: Objective, method: str, budget: Budget) -> tuple[float, dict]:
     """Real seconds of one simulated run with 4 workers (the method's import excluded)."""
-    make_method(method, objective.space, objective.max_epochs, 0)  # imports, outside the clock
-    tuner = make_method(method, objective.space, objective.max_epochs, 0)
+    make_method(method, objective.problem(), 0)  # imports, outside the clock
+    tuner = make_method(method, objective.problem(), 0)
     start = time.perf_counter()
     result = SimulatedBackend(tuner, objective, 4, budget, 0).run()
     return time.perf_counter() - start, result.summary

@@ -32,7 +32,7 @@ METHODS = ["sh", "hyperband", "async_hyperband", "median_stopping", "dehb", "ran
 
 
 def one_run(objective: TabularObjective, method_name: str, seed: int) -> dict:
-    method = make_method(method_name, objective.space, objective.max_epochs, seed)
+    method = make_method(method_name, objective.problem(), seed)
     return SimulatedBackend(method, objective, 4, Budget(time=3 * 3600), seed).run().summary
 
 

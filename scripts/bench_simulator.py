@@ -37,7 +37,7 @@ MODEL_FREE = "random,asha,sh,hyperband,async_hyperband,median_stopping"
 
 
 def one_run(objective: Objective, method_name: str, seed: int, folder: Path, budget: float) -> dict:
-    method = make_method(method_name, objective.space, objective.max_epochs, seed)
+    method = make_method(method_name, objective.problem(), seed)
     result = SimulatedBackend(method, objective, 4, Budget(time=budget), seed).run()
     writer = ResultsWriter(folder)
     writer.start("{}\n", {"seed": seed})

@@ -11,7 +11,9 @@ with :meth:`SearchSpace.decode`) for all epochs; the first ``--multi-seed-config
 get ``--seeds`` seeds. Every finished curve is written to its own Parquet file under
 ``<workdir>/curves/`` (temporary file, fsync, rename), so a kill loses at most the curve in progress
 and rerunning the same command skips finished curves. ``--shard i/n`` takes every n-th curve. The
-settings are stored in ``<workdir>/settings.json``; resuming with different settings is refused.
+settings are stored in ``<workdir>/settings.json``; resuming with different settings is refused,
+except that ``--configs``, ``--multi-seed-configs`` and ``--seeds`` may grow (the design keeps its
+first points, so a grown collection keeps every finished curve).
 ``merge`` checks that every curve is there and writes the validated table folder (see
 :mod:`surrogates.table`) with provenance in ``meta.json``.
 
@@ -55,6 +57,12 @@ SPACE_SPEC: dict[str, dict[str, Any]] = {
     "batch_size": {"type": "randint", "low": 8, "high": 128},
     "activation": {"type": "choice", "categories": ["ReLU", "LeakyReLU", "Softplus"]},
 }
+
+
+# Settings a collection may grow in place: more configurations of the same design (a scrambled
+# Sobol sequence keeps its first points when more are drawn), more seeds, more repeated
+# configurations. Everything else fixes the curves already collected.
+GROWABLE = ("configs", "multi_seed_configs", "seeds")
 
 
 class CollectError(ValueError):
@@ -125,19 +133,29 @@ def curve_path(workdir: Path, config_id: int, seed: int) -> Path:
 
 
 def prepare_workdir(workdir: Path, settings: Settings) -> None:
-    """Create ``workdir`` with its settings, or check that the stored settings are the same."""
+    """Create ``workdir`` with its settings, or check that the stored settings are the same
+    (``GROWABLE`` settings may only grow: the collection then extends in place)."""
     settings.check()
     path = workdir / SETTINGS_FILE
     if path.exists():
         stored = read_settings(workdir)
+        grown = []
         for key, value in asdict(settings).items():
-            if stored.get(key) != value:
-                raise CollectError(
-                    f"{path}: collected with {key}={stored.get(key)!r}, not {value!r}; "
-                    f"use another --workdir or the same settings"
-                )
-        return
-    if (workdir / CURVES_DIR).is_dir() and any((workdir / CURVES_DIR).iterdir()):
+            if stored.get(key) == value:
+                continue
+            if key in GROWABLE and isinstance(stored.get(key), int) and value > stored[key]:
+                grown.append(f"{key} {stored[key]} -> {value}")
+                continue
+            hint = (" (a collection only grows)" if key in GROWABLE
+                    else "; use another --workdir or the same settings")
+            raise CollectError(
+                f"{path}: collected with {key}={stored.get(key)!r}, not {value!r}{hint}"
+            )
+        if not grown:
+            return
+        print(f"{workdir}: growing the collection ({', '.join(grown)}); the design is a "
+              f"prefix-stable Sobol sequence, so every finished curve stays valid", flush=True)
+    elif (workdir / CURVES_DIR).is_dir() and any((workdir / CURVES_DIR).iterdir()):
         raise CollectError(f"{workdir}: holds curves but no {SETTINGS_FILE}; not a collection")
     (workdir / CURVES_DIR).mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}.tmp")  # shards may start together

@@ -246,3 +246,19 @@ def test_summary_of_a_hand_made_landscape():
         "[16, 32)": 2.0,
         "[32, 64)": 1.0,
     }
+
+
+def test_a_collection_grows_in_place_and_keeps_its_curves(archive, tmp_path):
+    work = tmp_path / "work"
+    small = tiny(archive, configs=2, multi_seed_configs=1, seeds=2)
+    assert run(work, small, (0, 1), None, "first") == 3  # (0,0) (0,1) (1,0)
+    stamp = curve_path(work, 1, 0).stat().st_mtime_ns
+    grown = tiny(archive, configs=3, multi_seed_configs=2, seeds=2)
+    assert run(work, grown, (0, 1), None, "grown") == 2  # only (1,1) and (2,0) are new
+    assert curve_path(work, 1, 0).stat().st_mtime_ns == stamp
+    assert json.loads((work / "settings.json").read_text())["configs"] == 3
+    assert design(SearchSpace.from_spec(SPACE_SPEC), 3, 0)[:2] == design(
+        SearchSpace.from_spec(SPACE_SPEC), 2, 0
+    )  # the grown design starts with the old one
+    with pytest.raises(CollectError, match=r"collected with configs=3, not 2 \(a collection only"):
+        run(work, small, (0, 1), None, "shrunk")

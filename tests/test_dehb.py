@@ -8,6 +8,7 @@ import pytest
 from benchmarks.simulated import Budget, SimulatedBackend
 from benchmarks.tabular import TabularObjective
 from hpo_methods.methods import dehb
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Decision, Method
 from hpo_methods.registry import make_method
 from hpo_methods.schedulers.dehb import nearest_unused
@@ -37,7 +38,7 @@ def test_nearest_unused():
 
 
 def test_initial_population_is_distinct_candidates_then_repeats_once_all_are_used():
-    m = dehb.make(_line([0.0, 0.25, 0.5, 0.75, 1.0]), 9, 0, max_concurrent_brackets=1)
+    m = dehb.make(Problem(_line([0.0, 0.25, 0.5, 0.75, 1.0]), 9), 0, max_concurrent_brackets=1)
     p0 = m.searcher.population[0][:, 0].tolist()
     assert sorted(p0[:5]) == [0.0, 0.25, 0.5, 0.75, 1.0]  # without replacement first
     # Bracket s=2: 9 trials at 1 epoch evaluate P_0's members; the first 5 are every candidate,
@@ -47,7 +48,7 @@ def test_initial_population_is_distinct_candidates_then_repeats_once_all_are_use
 
 
 def test_new_trials_take_the_nearest_candidate_not_trained_at_their_budget():
-    m = dehb.make(_line([i / 10 for i in range(10)]), 9, 0, max_concurrent_brackets=1)
+    m = dehb.make(Problem(_line([i / 10 for i in range(10)]), 9), 0, max_concurrent_brackets=1)
     pops = m.searcher
     pops.population[0] = np.array([[0.9], [0.8], [0.7], [0.6], [0.5], [0.4], [0.3], [0.2], [0.1]])
     pops.population[1] = np.array([[0.0], [0.0], [0.0], [0.3], [0.2]])
@@ -55,14 +56,14 @@ def test_new_trials_take_the_nearest_candidate_not_trained_at_their_budget():
     start_trials(m, 9)
     assert _xs(m, range(9)) == [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
     for t, x in enumerate(_xs(m, range(9))):
-        assert m.report(t, 1, x) == Decision.PAUSE
+        assert m.report(t, 1, {"val_error": x}) == Decision.PAUSE
     assert resumed_trials(m) == [8, 7, 6]  # promoted to 3 epochs: 0.1, 0.2, 0.3 are trained there
     for t in (8, 7, 6):
         for epoch in (2, 3):
-            m.report(t, epoch, _xs(m, [t])[0])
+            m.report(t, epoch, {"val_error": _xs(m, [t])[0]})
     assert resumed_trials(m) == [8]
     for epoch in range(4, 10):
-        m.report(8, epoch, 0.1)
+        m.report(8, epoch, {"val_error": 0.1})
     m.complete(8)
     # Bracket 1 (s=1): 5 new trials at 3 epochs. Parents 3 and 4 of P_1 (unevaluated) are
     # x = 0.3 and 0.2, both trained at 3 epochs: the nearest unused are 0.4 (0.1 away; 0.0 is
@@ -74,7 +75,7 @@ def test_new_trials_take_the_nearest_candidate_not_trained_at_their_budget():
     # What selection stores is the candidate evaluated, not the vector it came from.
     for t in range(9, 14):
         for epoch in (1, 2, 3):
-            m.report(t, epoch, 0.05)
+            m.report(t, epoch, {"val_error": 0.05})
     np.testing.assert_allclose(pops.population[1][:, 0], [0.5, 0.6, 0.7, 0.4, 0.0])
 
 
@@ -84,7 +85,7 @@ def objective(tmp_path_factory) -> TabularObjective:
 
 
 def test_a_run_never_repeats_a_configuration_at_a_budget_before_all_are_used(objective):
-    method = make_method("dehb", objective.space, objective.max_epochs, 3)
+    method = make_method("dehb", objective.problem(), 3)
     pops, key = method.searcher, objective.space.key
     events: list[tuple[str, int, tuple]] = []  # (new | promoted, budget index, config key)
     start, promote = pops.on_trial_start, pops.promote
@@ -113,7 +114,7 @@ def test_a_run_never_repeats_a_configuration_at_a_budget_before_all_are_used(obj
 
 def test_finite_runs_are_deterministic(objective):
     def run(seed):
-        method = make_method("dehb", objective.space, objective.max_epochs, seed)
+        method = make_method("dehb", objective.problem(), seed)
         return SimulatedBackend(method, objective, 4, Budget(trials=40), seed).run().reports
 
     assert run(1) == run(1)

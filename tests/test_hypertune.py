@@ -23,6 +23,7 @@ from hpo_methods.methods.hypertune import (
     joint_samples,
     product_of_experts,
 )
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Decision, Method, TrialStatus
 from hpo_methods.registry import make_method, method_settings
 from hpo_methods.schedulers.hypertune import HyperTuneScheduler, bracket_distribution
@@ -214,7 +215,7 @@ def _single_bracket_scheduler() -> HyperTuneScheduler:
 
 
 def _random_with(scheduler: HyperTuneScheduler) -> Method:
-    return Method(RandomSearcher(X_SPACE, 0, 9), scheduler)
+    return Method(RandomSearcher(X_SPACE, 0, 9), scheduler, Problem(X_SPACE, 9))
 
 
 def test_no_new_trials_lifts_the_delay():
@@ -222,10 +223,10 @@ def test_no_new_trials_lifts_the_delay():
     for t in range(6):
         assert method.suggest().trial_id == t
     for t, v in [(0, 0.5), (1, 0.4), (2, 0.6)]:
-        assert method.report(t, 1, v) == Decision.PAUSE
+        assert method.report(t, 1, {"val_error": v}) == Decision.PAUSE
     assert method.suggest(allow_new=False).trial_id == 1
     for t, v in [(3, 0.1), (4, 0.2), (5, 0.3)]:
-        assert method.report(t, 1, v) == Decision.PAUSE
+        assert method.report(t, 1, {"val_error": v}) == Decision.PAUSE
     assert method.suggest(allow_new=False).trial_id == 3
     assert method.scheduler.no_new_trials is False  # promotions were there without the hook
     # The delay holds trial 4 back; with no new trials it is lifted and 4 goes on.
@@ -249,7 +250,7 @@ def test_no_new_trials_stops_what_can_never_resume_and_finishes_the_best():
     for _ in range(6):
         method.suggest()
     for t, v in enumerate([0.5, 0.4, 0.6, 0.1, 0.2, 0.3]):
-        method.report(t, 1, v)
+        method.report(t, 1, {"val_error": v})
     assert [method.suggest(allow_new=False).trial_id for _ in range(2)] == [3, 4]  # top 2 of 6
     # Nothing left to promote: the hook fires, and rung 1 is final (trials 3 and 4 run towards
     # rung 3, above it), so its other paused trials are given up.
@@ -270,7 +271,7 @@ def test_no_new_trials_stops_what_can_never_resume_and_finishes_the_best():
 
 def _train_to(method: Method, trial_id: int, epoch: int, value: float, start: int = 2) -> None:
     for e in range(start, epoch + 1):
-        method.report(trial_id, e, value)
+        method.report(trial_id, e, {"val_error": value})
 
 
 # -- ranking losses and weights ------------------------------------------------------------------
@@ -412,7 +413,7 @@ def test_random_until_a_target_level_has_enough_values():
 )
 def test_bad_settings(setting, message):
     with pytest.raises(ValueError, match=message):
-        hypertune.make(X_SPACE, 27, 0, **setting)
+        hypertune.make(Problem(X_SPACE, 27), 0, **setting)
 
 
 def test_conf_lists_every_setting_with_its_default():
@@ -430,7 +431,7 @@ def objective(tmp_path_factory) -> TabularObjective:
 
 
 def _run(objective, seed, budget):
-    method = make_method("hypertune", objective.space, objective.max_epochs, seed)
+    method = make_method("hypertune", objective.problem(), seed)
     return method, SimulatedBackend(method, objective, 4, budget, seed).run()
 
 

@@ -22,7 +22,7 @@ def spec(tmp_path_factory):
 
 def test_two_workers_finish_with_real_times(spec):
     objective = make_objective(spec)
-    method = make_method("asha", objective.space, objective.max_epochs, seed=0, variant="promotion")
+    method = make_method("asha", objective.problem(), seed=0, variant="promotion")
     backend = LocalBackend(method, objective, spec, 2, Budget(trials=8), seed=0)
     result = backend.run()
     reports = pd.DataFrame(result.reports)
@@ -48,7 +48,7 @@ def test_two_workers_finish_with_real_times(spec):
 
 def test_a_killed_worker_fails_its_trial_and_the_run_goes_on(spec):
     objective = make_objective(spec)
-    method = make_method("random", objective.space, objective.max_epochs, seed=1)
+    method = make_method("random", objective.problem(), seed=1)
     killed = {}
     backend = None
 
@@ -72,7 +72,7 @@ def test_ctrl_c_keeps_the_reports_made_so_far(spec, tmp_path):
     from benchmarks.results import JOURNAL_FILE, ResultsWriter, read_run_info
 
     objective = make_objective(spec)
-    method = make_method("random", objective.space, objective.max_epochs, seed=2)
+    method = make_method("random", objective.problem(), seed=2)
     writer = ResultsWriter(tmp_path / "run", journal=True)
     writer.start("{}\n", {"seed": 2})
 

@@ -11,6 +11,7 @@ pytest.importorskip("torch")
 from benchmarks.local import LocalBackend
 from benchmarks.registry import make_objective
 from benchmarks.tuning import Budget
+from hpo_methods.problem import Problem
 from hpo_methods.registry import make_method
 from tests.cifar_fakes import write_jpegs
 
@@ -28,7 +29,7 @@ def spec(tmp_path_factory):
 
 def test_two_real_workers_pause_resume_and_report_real_times(spec):
     objective = make_objective(spec)
-    method = make_method("asha", objective.space, 3, seed=0, variant="promotion")
+    method = make_method("asha", Problem(objective.space, 3), seed=0, variant="promotion")
     result = LocalBackend(method, objective, spec, 2, Budget(trials=4), seed=0).run()
     reports = pd.DataFrame(result.reports)
     assert result.ended_by == "trials"
@@ -46,7 +47,7 @@ def test_two_real_workers_pause_resume_and_report_real_times(spec):
 
 def test_killing_a_real_worker_fails_only_its_trial(spec):
     objective = make_objective(spec)
-    method = make_method("random", objective.space, 3, seed=1)
+    method = make_method("random", Problem(objective.space, 3), seed=1)
     killed = {}
     backend = None
 

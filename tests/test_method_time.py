@@ -15,6 +15,7 @@ from benchmarks.objective import CurveRun, Objective, TrialRun
 from benchmarks.settings import ConfigError, settings_from_config
 from benchmarks.simulated import SimulatedBackend
 from benchmarks.tuning import Budget
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method, Searcher
 from hpo_methods.schedulers.fifo import FIFOScheduler
 from hpo_methods.space import SearchSpace
@@ -38,7 +39,7 @@ class SlowMethod(Method):
     """A method whose every call takes its time in ``COSTS`` on a :class:`FakeClock`."""
 
     def __init__(self, searcher, scheduler, clock: FakeClock) -> None:
-        super().__init__(searcher, scheduler)
+        super().__init__(searcher, scheduler, Problem(searcher.space, scheduler.max_epochs))
         self.clock = clock
 
     def _spend(self, call: str) -> None:
@@ -48,9 +49,9 @@ class SlowMethod(Method):
         self._spend("suggest")
         return super().suggest(allow_new)
 
-    def report(self, trial_id, epoch, value):
+    def report(self, trial_id, epoch, metrics):
         self._spend("report")
-        return super().report(trial_id, epoch, value)
+        return super().report(trial_id, epoch, metrics)
 
     def complete(self, trial_id):
         self._spend("complete")
@@ -88,7 +89,7 @@ class Fixed(Objective):
 def _backend(objective, budget, clock=None, **options):
     space, epochs = objective.space, objective.max_epochs
     if clock is None:
-        method = Method(InOrder(space, 0, epochs), FIFOScheduler(epochs, 0))
+        method = Method(InOrder(space, 0, epochs), FIFOScheduler(epochs, 0), objective.problem())
         return SimulatedBackend(method, objective, 2, budget, 0, **options)
     method = SlowMethod(InOrder(space, 0, epochs), FIFOScheduler(epochs, 0), clock)
     return SimulatedBackend(method, objective, 2, budget, 0, clock=clock, **options)
@@ -169,7 +170,7 @@ def test_off_by_default_the_clock_is_never_read_and_results_are_identical(tmp_pa
 
     objective = Fixed([2, 1, 1], 2)
     default = _backend(objective, Budget(trials=3)).run()
-    method = Method(InOrder(objective.space, 0, 2), FIFOScheduler(2, 0))
+    method = Method(InOrder(objective.space, 0, 2), FIFOScheduler(2, 0), objective.problem())
     off = SimulatedBackend(
         method, objective, 2, Budget(trials=3), 0, count_method_time=False, clock=broken_clock
     ).run()
@@ -180,7 +181,7 @@ def test_off_by_default_the_clock_is_never_read_and_results_are_identical(tmp_pa
 
 def test_backend_refuses_a_non_bool():
     objective = Fixed([1, 1, 1], 1)
-    method = Method(InOrder(objective.space, 0, 1), FIFOScheduler(1, 0))
+    method = Method(InOrder(objective.space, 0, 1), FIFOScheduler(1, 0), objective.problem())
     with pytest.raises(ValueError, match="count_method_time must be true or false"):
         SimulatedBackend(method, objective, 1, Budget(trials=1), 0, count_method_time="yes")
 

@@ -11,6 +11,7 @@ import yaml
 from benchmarks.simulated import Budget, SimulatedBackend
 from benchmarks.tabular import TabularObjective
 from hpo_methods.methods import dehb
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Decision, Method, TrialStatus
 from hpo_methods.registry import make_method, method_settings
 from hpo_methods.schedulers.asha import ASHAScheduler
@@ -35,11 +36,12 @@ CONF = Path(__file__).resolve().parents[1] / "conf" / "method"
 
 def _method(scheduler) -> Method:
     space = SearchSpace.from_spec({"x": {"type": "uniform", "low": 0.0, "high": 1.0}})
-    return Method(RandomSearcher(space, 0, scheduler.max_epochs), scheduler)
+    searcher = RandomSearcher(space, 0, scheduler.max_epochs)
+    return Method(searcher, scheduler, Problem(space, scheduler.max_epochs))
 
 
 def _train(method: Method, trial_id: int, epochs: range, value: float) -> list[Decision]:
-    return [method.report(trial_id, e, value) for e in epochs]
+    return [method.report(trial_id, e, {"val_error": value}) for e in epochs]
 
 
 # -- synchronous successive halving --------------------------------------------------------------
@@ -62,9 +64,9 @@ def test_sh_promotes_the_best_third_when_the_rung_is_complete():
     assert method.suggest() is None  # rung 1 is full: a tenth worker waits
     values = [0.5, 0.2, 0.9, 0.1, 0.7, 0.3, 0.8, 0.6, 0.4]
     for t in trials[:-1]:
-        assert method.report(t, 1, values[t]) == Decision.PAUSE
+        assert method.report(t, 1, {"val_error": values[t]}) == Decision.PAUSE
         assert method.suggest() is None  # the rung is incomplete: no promotion yet
-    assert method.report(8, 1, values[8]) == Decision.PAUSE
+    assert method.report(8, 1, {"val_error": values[8]}) == Decision.PAUSE
     # The 3 best at epoch 1: trial 3 (0.1), trial 1 (0.2), trial 5 (0.3), resumed best first.
     assert resumed_trials(method) == [3, 1, 5]
     # The other six are given up (ranked order), once, and are stopped for the searcher too.
@@ -75,13 +77,13 @@ def test_sh_promotes_the_best_third_when_the_rung_is_complete():
     assert method.suggest() is None
     # Epoch 2 continues; epoch 3 is the next rung. Values there: 3 -> 0.05, 1 -> 0.15, 5 -> 0.01.
     for t, v in [(3, 0.05), (1, 0.15), (5, 0.01)]:
-        assert method.report(t, 2, 0.5) == Decision.CONTINUE
-        assert method.report(t, 3, v) == Decision.PAUSE
+        assert method.report(t, 2, {"val_error": 0.5}) == Decision.CONTINUE
+        assert method.report(t, 3, {"val_error": v}) == Decision.PAUSE
     assert resumed_trials(method) == [5]  # floor(3 / 3) = 1: the best at epoch 3
     assert method.dropped_trials() == [3, 1]
     assert _train(method, 5, range(4, 9), 0.01) == [Decision.CONTINUE] * 5
     assert method.suggest() is None  # the top rung is not complete yet: no new bracket
-    method.report(5, 9, 0.01)
+    method.report(5, 9, {"val_error": 0.01})
     method.complete(5)
     # The bracket is finished: a new one starts with fresh trials 9, 10, ...
     assert start_trials(method, 9) == list(range(9, 18))
@@ -93,11 +95,11 @@ def test_sh_ties_go_to_the_lower_trial_id_and_failed_trials_count_as_done():
     start_trials(method, 9)
     method.fail(4, "crashed")  # before reporting: done, worst value
     for t in [8, 7, 6, 5, 3, 2, 1, 0]:
-        method.report(t, 1, 0.5 if t in (2, 6, 7) else 0.9)
+        method.report(t, 1, {"val_error": 0.5 if t in (2, 6, 7) else 0.9})
     # Three tied at 0.5: promoted in trial-id order.
     assert resumed_trials(method) == [2, 6, 7]
     # A promoted trial fails on its way to rung 3; the rung completes without it.
-    method.report(2, 2, 0.4)
+    method.report(2, 2, {"val_error": 0.4})
     method.fail(2, "diverged")
     _train(method, 6, range(2, 4), 0.3)
     assert method.suggest(allow_new=False) is None
@@ -110,7 +112,7 @@ def test_sh_failures_are_never_promoted_even_if_too_few_remain():
     start_trials(method, 3)
     method.fail(0, "x")
     method.fail(1, "x")
-    method.report(2, 1, float("nan"))  # non-finite: the backend fails it next
+    method.report(2, 1, {"val_error": float("nan")})  # non-finite: the backend fails it next
     method.fail(2, "diverged")
     assert method.suggest(allow_new=False) is None
     # Nothing alive to promote: the bracket is finished and a new one starts.
@@ -122,10 +124,10 @@ def test_max_concurrent_brackets_opens_the_next_bracket_for_idle_workers():
     assert start_trials(method, 18) == list(range(18))  # two brackets of 9
     assert method.suggest() is None
     for t in range(9, 18):  # the second bracket's rung completes first
-        method.report(t, 1, t / 100)
+        method.report(t, 1, {"val_error": t / 100})
     assert resumed_trials(method) == [9, 10, 11]
     for t in range(9):
-        method.report(t, 1, 1 - t / 100)
+        method.report(t, 1, {"val_error": 1 - t / 100})
     assert resumed_trials(method) == [8, 7, 6]
 
 
@@ -146,11 +148,11 @@ def test_sh_no_new_trials_closes_the_bottom_rung_with_the_trials_it_has():
     method = _method(SuccessiveHalvingScheduler(9, 0))  # rungs 9 at 1, 3 at 3, 1 at 9
     start_trials(method, 5)
     for t, v in [(0, 0.5), (1, 0.2), (2, 0.9), (3, 0.4)]:
-        method.report(t, 1, v)
+        method.report(t, 1, {"val_error": v})
     # The budget is spent: the rung closes with its 5 trials, but trial 4 still runs.
     assert method.suggest(allow_new=False) is None
     assert method.scheduler.active[0].rungs == [Rung(1, 5), Rung(3, 1), Rung(9, 1)]
-    method.report(4, 1, 0.3)
+    method.report(4, 1, {"val_error": 0.3})
     assert resumed_trials(method) == [1]  # floor(5 / 3) = 1: the best at epoch 1
     assert method.dropped_trials() == [4, 3, 0, 2]
     _train(method, 1, range(2, 4), 0.1)
@@ -166,8 +168,8 @@ def test_sh_on_no_new_trials_says_when_promotions_became_possible():
     method = _method(scheduler)
     start_trials(method, 2)
     assert scheduler.on_no_new_trials() is False  # closed, but nobody has reported yet
-    method.report(0, 1, 0.5)
-    method.report(1, 1, 0.4)
+    method.report(0, 1, {"val_error": 0.5})
+    method.report(1, 1, {"val_error": 0.4})
     assert scheduler.trial_to_resume() == 1
     assert scheduler.trials_to_stop() == [0]
     assert scheduler.on_no_new_trials() is False  # nothing left to close
@@ -176,7 +178,7 @@ def test_sh_on_no_new_trials_says_when_promotions_became_possible():
     method = _method(scheduler)
     start_trials(method, 4)
     for t in range(4):
-        method.report(t, 1, 0.1 * (4 - t))
+        method.report(t, 1, {"val_error": 0.1 * (4 - t)})
     assert scheduler.on_no_new_trials() is True
     assert scheduler.trial_to_resume() == 3
 
@@ -232,7 +234,7 @@ def test_hyperband_runs_brackets_s_max_to_0_then_repeats():
     # Bracket s=2: 9 trials at 1 epoch, 3 at 3, 1 at 9.
     assert start_trials(method, 9) == list(range(9))
     for t in range(9):
-        method.report(t, 1, t / 10)
+        method.report(t, 1, {"val_error": t / 10})
     assert resumed_trials(method) == [0, 1, 2]
     for t in (0, 1, 2):
         _train(method, t, range(2, 4), 1 - t / 10)
@@ -342,8 +344,8 @@ def test_median_stopping_completed_only_compares_with_completed_trials():
 def test_median_stopping_through_the_method_marks_the_trial_stopped():
     method = _method(MedianStoppingScheduler(5, 0, grace_period=1, min_samples=1))
     a, b = start_trials(method, 2)
-    method.report(a, 1, 0.2)
-    assert method.report(b, 1, 0.3) == Decision.STOP
+    method.report(a, 1, {"val_error": 0.2})
+    assert method.report(b, 1, {"val_error": 0.3}) == Decision.STOP
     assert method.searcher.trials[b].status == TrialStatus.STOPPED
     with pytest.raises(ValueError, match="min_samples"):
         MedianStoppingScheduler(5, 0, min_samples=0)
@@ -365,7 +367,7 @@ def objective(tmp_path_factory) -> TabularObjective:
 
 
 def _run(objective, name, seed, budget, n_workers=4, **settings):
-    method = make_method(name, objective.space, objective.max_epochs, seed, **settings)
+    method = make_method(name, objective.problem(), seed, **settings)
     return SimulatedBackend(method, objective, n_workers, budget, seed).run()
 
 
@@ -419,7 +421,7 @@ def _statuses(result) -> Counter:
 
 @pytest.mark.parametrize("n_workers", [1, 4])
 def test_sh_bracket_ends_with_one_completed_and_eight_stopped(objective, n_workers):
-    method = make_method("sh", objective.space, objective.max_epochs, 0)
+    method = make_method("sh", objective.problem(), 0)
     result = SimulatedBackend(method, objective, n_workers, Budget(trials=9), 0).run()
     assert result.ended_by == "trials"
     assert _statuses(result) == {"stopped": 8, "completed": 1}
@@ -456,7 +458,7 @@ def small_table(tmp_path_factory) -> TabularObjective:
     ],
 )
 def test_finite_table_runs_every_bracket_that_can_finish(small_table, name, epochs, completed):
-    method = make_method(name, small_table.space, small_table.max_epochs, 0)
+    method = make_method(name, small_table.problem(), 0)
     result = SimulatedBackend(method, small_table, 4, Budget(time=1e9), 0).run()
     assert result.ended_by == "method"
     assert result.summary["trials"] == 20
@@ -485,7 +487,7 @@ def _dehb(max_epochs=9, **settings) -> Method:
             "y": {"type": "uniform", "low": 0, "high": 1},
         }
     )
-    return dehb.make(space, max_epochs, 0, **settings)
+    return dehb.make(Problem(space, max_epochs), 0, **settings)
 
 
 def _x(method: Method, trial_id: int) -> np.ndarray:
@@ -507,7 +509,7 @@ def test_dehb_first_iteration_is_hyperband_then_de_takes_over():
     assert m.suggest() is None
     for t in range(9):
         np.testing.assert_allclose(_x(m, t), p0[t])
-        assert m.report(t, 1, t / 10) == Decision.PAUSE
+        assert m.report(t, 1, {"val_error": t / 10}) == Decision.PAUSE
     np.testing.assert_allclose(pops.fitness[0], np.arange(9) / 10)
     # Successive halving: the best 3 resume (checkpoints) and take P_1's parents 0, 1, 2.
     assert resumed_trials(m) == [0, 1, 2]
@@ -552,7 +554,7 @@ def test_dehb_first_iteration_is_hyperband_then_de_takes_over():
     assert start_trials(m, 9) == list(range(17, 26))
     for t in range(17, 26):
         assert not any(np.allclose(_x(m, t), row) for row in p0)
-        assert m.report(t, 1, 0.05) == Decision.STOP
+        assert m.report(t, 1, {"val_error": 0.05}) == Decision.STOP
     assert resumed_trials(m) == []
     assert start_trials(m, 3) == [26, 27, 28]
     assert _train(m, 26, range(1, 4), 0.1) == [Decision.CONTINUE] * 2 + [Decision.STOP]
@@ -588,7 +590,7 @@ def test_dehb_mutation_and_crossover():
 
 
 def test_dehb_trial_budget_closes_the_first_bracket(objective):
-    method = make_method("dehb", objective.space, objective.max_epochs, 0)
+    method = make_method("dehb", objective.problem(), 0)
     result = SimulatedBackend(method, objective, 4, Budget(trials=5), 0).run()
     # Bracket s=2 closed with 5 trials: 5 at 1 epoch, the best to 3, then to 9.
     assert result.summary["epochs"] == 5 + 2 + 6
@@ -602,5 +604,5 @@ def test_dehb_later_iterations_are_not_closed():
     start_trials(m, 4)
     assert m.scheduler.on_no_new_trials() is False  # rung 1 needs new trials: nothing to close
     assert m.scheduler.active[0].sizes == [9, 3, 1]
-    assert [m.report(t, 1, 0.5) for t in range(4)] == [Decision.STOP] * 4
+    assert [m.report(t, 1, {"val_error": 0.5}) for t in range(4)] == [Decision.STOP] * 4
     assert m.suggest(allow_new=False) is None

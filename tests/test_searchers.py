@@ -58,7 +58,7 @@ def small_table(tmp_path_factory: pytest.TempPathFactory) -> TabularObjective:
 
 
 def run(method: str, objective, seed: int, budget: Budget, workers: int = 4, **settings):
-    tuner = make_method(method, objective.space, objective.max_epochs, seed, **settings)
+    tuner = make_method(method, objective.problem(), seed, **settings)
     return SimulatedBackend(tuner, objective, workers, budget, seed).run(), tuner
 
 
@@ -381,4 +381,4 @@ def test_methods_propose_only_recorded_configurations_without_repeats(method, sm
 def test_bad_settings_get_one_line_errors(method, settings, message):
     objective = SyntheticCurvesObjective(max_epochs=9)
     with pytest.raises(ValueError, match=message):
-        make_method(method, objective.space, objective.max_epochs, 0, **settings)
+        make_method(method, objective.problem(), 0, **settings)

@@ -9,6 +9,7 @@ from benchmarks.objective import EpochResult, Objective, TrialRun
 from benchmarks.simulated import SimulatedBackend
 from benchmarks.tabular import TabularObjective
 from benchmarks.tuning import Budget
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method, Searcher
 from hpo_methods.registry import make_method
 from hpo_methods.schedulers.asha import ASHAScheduler
@@ -53,10 +54,16 @@ def table_with_curves(path: Path, epoch_times: list[float], curves: list[list[fl
     return TabularObjective(write_table(path, pd.DataFrame(rows), meta))
 
 
+def _fifo(objective, epochs: int) -> Method:
+    """Configurations in order, each trained for ``epochs`` epochs."""
+    searcher = InOrderSearcher(objective.space, 0, epochs)
+    return Method(searcher, FIFOScheduler(epochs, 0), objective.problem())
+
+
 def test_four_workers_follow_the_hand_computed_schedule(tmp_path):
     # Epoch times 3, 1, 2, 5, 4, 1 s; 2 epochs each; FIFO; at most 6 trials; 4 workers.
     objective = table_with_curves(tmp_path, [3, 1, 2, 5, 4, 1], [[0.5, 0.4]] * 6)
-    method = Method(InOrderSearcher(objective.space, 0, 2), FIFOScheduler(2, 0))
+    method = _fifo(objective, 2)
     result = SimulatedBackend(method, objective, 4, Budget(trials=6), seed=0).run()
     got = [(r["trial_id"], r["epoch"], r["time"], r["worker"]) for r in result.reports]
     # t=0: workers 0-3 take trials 0-3. t=1: T1 e1. t=2: T2 e1 (scheduled first), then T1 e2
@@ -73,7 +80,7 @@ def test_four_workers_follow_the_hand_computed_schedule(tmp_path):
 
 def test_time_budget_drops_epochs_that_finish_later(tmp_path):
     objective = table_with_curves(tmp_path, [3, 1, 2, 5, 4, 1], [[0.5, 0.4]] * 6)
-    method = Method(InOrderSearcher(objective.space, 0, 2), FIFOScheduler(2, 0))
+    method = _fifo(objective, 2)
     result = SimulatedBackend(method, objective, 4, Budget(time=5.0), seed=0).run()
     assert max(r["time"] for r in result.reports) == 5.0
     assert len(result.reports) == 7
@@ -82,7 +89,7 @@ def test_time_budget_drops_epochs_that_finish_later(tmp_path):
 
 def test_epoch_budget(tmp_path):
     objective = table_with_curves(tmp_path, [3, 1, 2, 5, 4, 1], [[0.5, 0.4]] * 6)
-    method = Method(InOrderSearcher(objective.space, 0, 2), FIFOScheduler(2, 0))
+    method = _fifo(objective, 2)
     result = SimulatedBackend(method, objective, 2, Budget(epochs=5), seed=0).run()
     assert len(result.reports) == 5
     assert result.ended_by == "epochs"
@@ -90,7 +97,7 @@ def test_epoch_budget(tmp_path):
 
 def test_pause_and_resume_charge_each_epoch_once(tmp_path):
     objective = TabularObjective(synthetic_table(tmp_path, n_configs=60, max_epochs=9))
-    method = make_method("asha", objective.space, 9, seed=3, variant="promotion")
+    method = make_method("asha", Problem(objective.space, 9), seed=3, variant="promotion")
     result = SimulatedBackend(method, objective, 4, Budget(time=3000), seed=3).run()
     reports = pd.DataFrame(result.reports)
     assert (reports["decision"] == "paused").any()
@@ -116,7 +123,7 @@ def test_a_resumed_trial_continues_at_its_next_epoch(tmp_path):
     curves = [[0.5, 0.45, 0.4], [0.6, 0.55, 0.5], [0.4, 0.3, 0.2]]
     objective = table_with_curves(tmp_path, [1.0, 1.0, 1.0], curves)
     scheduler = ASHAScheduler(3, 0, grace_period=1, reduction_factor=3, variant="promotion")
-    method = Method(InOrderSearcher(objective.space, 0, 3), scheduler)
+    method = Method(InOrderSearcher(objective.space, 0, 3), scheduler, objective.problem())
     result = SimulatedBackend(method, objective, 1, Budget(time=100), seed=0).run()
     got = [(r["trial_id"], r["epoch"], r["time"], r["decision"]) for r in result.reports]
     assert got == [
@@ -152,7 +159,7 @@ class FlakyObjective(Objective):
 def test_crashed_and_diverged_trials_are_recorded_and_the_run_goes_on(tmp_path):
     space = TabularObjective(synthetic_table(tmp_path, n_configs=5, max_epochs=3)).space
     objective = FlakyObjective(space)
-    method = make_method("random", space, 3, seed=0)
+    method = make_method("random", Problem(space, 3), seed=0)
     result = SimulatedBackend(method, objective, 2, Budget(trials=5), seed=0).run()
     trials = {t["trial_id"]: t for t in result.trials}
     assert trials[1]["status"] == "failed"
@@ -172,7 +179,7 @@ def test_same_seed_same_reports_different_seed_differs(tmp_path):
     objective = TabularObjective(synthetic_table(tmp_path, n_configs=50, max_epochs=9))
 
     def run(seed):
-        method = make_method("asha", objective.space, 9, seed=seed)
+        method = make_method("asha", Problem(objective.space, 9), seed=seed)
         return SimulatedBackend(method, objective, 4, Budget(time=2000), seed=seed).run().reports
 
     assert run(1) == run(1)

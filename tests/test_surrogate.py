@@ -340,7 +340,7 @@ def test_validation_never_scores_rows_it_was_fitted_on(table, monkeypatch, tmp_p
 
 def test_simulated_runs_on_the_surrogate_are_reproducible(objective):
     def run() -> list:
-        method = make_method("random", objective.space, objective.max_epochs, 0)
+        method = make_method("random", objective.problem(), 0)
         backend = SimulatedBackend(method, objective, 2, Budget(trials=6), seed=0)
         return backend.run().reports
 

@@ -69,7 +69,7 @@ def test_registry_builds_the_configured_benchmarks():
 
 def test_default_time_budget_gives_two_hundred_evaluations_with_four_workers():
     objective = SyntheticObjective("hartmann6", epoch_time=216.0)
-    tuner = make_method("random", objective.space, objective.max_epochs, 0)
+    tuner = make_method("random", objective.problem(), 0)
     result = SimulatedBackend(tuner, objective, 4, Budget(time=10800), 0).run()
     assert result.summary["epochs"] == 200  # 50 rounds of 4 evaluations end exactly at 10800 s
 

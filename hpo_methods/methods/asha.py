@@ -6,20 +6,20 @@ Parallel Hyperparameter Tuning", MLSys 2020.
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.asha import ASHAScheduler
 from hpo_methods.searchers.random_search import RandomSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
     variant: str = "stopping",
 ) -> Method:
     """Random search under ASHA (variant ``stopping`` or ``promotion``)."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = ASHAScheduler(max_epochs, seed, grace_period, reduction_factor, variant)
-    return Method(RandomSearcher(space, seed, max_epochs), scheduler, "asha")
+    return Method(RandomSearcher(space, seed, max_epochs), scheduler, problem, "asha")

@@ -7,20 +7,20 @@ Parallel Hyperparameter Tuning", MLSys 2020. Semantics (the bracket distribution
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.async_hyperband import AsyncHyperbandScheduler
 from hpo_methods.searchers.random_search import RandomSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
     brackets: int | None = None,
 ) -> Method:
     """Random search; each trial runs under ASHA (stopping) in a bracket sampled for it."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = AsyncHyperbandScheduler(max_epochs, seed, grace_period, reduction_factor, brackets)
-    return Method(RandomSearcher(space, seed, max_epochs), scheduler, "async_hyperband")
+    return Method(RandomSearcher(space, seed, max_epochs), scheduler, problem, "async_hyperband")

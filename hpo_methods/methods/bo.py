@@ -9,15 +9,14 @@ hyperparameters re-estimated every ``refit_every`` observations and fixed in bet
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.fifo import FIFOScheduler
 from hpo_methods.searchers.gp_bo import GPBOSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     n_initial: int | None = None,
     refit_every: int = 5,
@@ -26,6 +25,7 @@ def make(
     n_candidates: int = 1000,
 ) -> Method:
     """GP-EI search with FIFO scheduling (settings: see ``conf/method/bo.yaml``)."""
+    space, max_epochs = problem.space, problem.max_epochs
     searcher = GPBOSearcher(
         space,
         seed,
@@ -36,4 +36,4 @@ def make(
         target_transform=target_transform,
         n_candidates=n_candidates,
     )
-    return Method(searcher, FIFOScheduler(max_epochs, seed), "bo")
+    return Method(searcher, FIFOScheduler(max_epochs, seed), problem, "bo")

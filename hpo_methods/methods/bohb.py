@@ -9,15 +9,14 @@ observations; a ``random_fraction`` of proposals stays random).
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.hyperband import HyperbandScheduler
 from hpo_methods.searchers.kde_bohb import KDEBOHBSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
@@ -30,6 +29,7 @@ def make(
     min_bandwidth: float = 1e-3,
 ) -> Method:
     """BOHB (settings: see ``conf/method/bohb.yaml``)."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = HyperbandScheduler(
         max_epochs, seed, grace_period, reduction_factor, max_concurrent_brackets
     )
@@ -46,4 +46,4 @@ def make(
         bandwidth_factor=bandwidth_factor,
         min_bandwidth=min_bandwidth,
     )
-    return Method(searcher, scheduler, "bohb")
+    return Method(searcher, scheduler, problem, "bohb")

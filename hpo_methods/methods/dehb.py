@@ -9,14 +9,13 @@ another is unused.
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.dehb import DEHBScheduler, DEPopulations
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
@@ -25,9 +24,10 @@ def make(
     max_concurrent_brackets: int | None = None,
 ) -> Method:
     """DE populations per budget, with Hyperband's synchronous brackets deciding the budgets."""
+    space, max_epochs = problem.space, problem.max_epochs
     sizes = DEHBScheduler.population_sizes(max_epochs, grace_period, reduction_factor)
     populations = DEPopulations(space, seed, max_epochs, sizes, mutation_factor, crossover_prob)
     scheduler = DEHBScheduler(
         max_epochs, seed, populations, grace_period, reduction_factor, max_concurrent_brackets
     )
-    return Method(populations, scheduler, "dehb")
+    return Method(populations, scheduler, problem, "dehb")

@@ -7,22 +7,22 @@ Hyperparameter Optimization", JMLR 18(185), 2018. Semantics:
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.hyperband import HyperbandScheduler
 from hpo_methods.searchers.random_search import RandomSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
     max_concurrent_brackets: int = 1,
 ) -> Method:
     """Random search under synchronous Hyperband (brackets s = s_max..0, repeated)."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = HyperbandScheduler(
         max_epochs, seed, grace_period, reduction_factor, max_concurrent_brackets
     )
-    return Method(RandomSearcher(space, seed, max_epochs), scheduler, "hyperband")
+    return Method(RandomSearcher(space, seed, max_epochs), scheduler, problem, "hyperband")

@@ -89,6 +89,7 @@ from itertools import pairwise
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method, TrialStatus
 from hpo_methods.schedulers.hypertune import HyperTuneScheduler
 from hpo_methods.searchers.acquisition import log_expected_improvement, search_points
@@ -408,8 +409,7 @@ class HyperTuneSearcher(BaseSearcher):
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
@@ -427,6 +427,7 @@ def make(
     n_candidates: int = 500,
 ) -> Method:
     """Hyper-Tune (settings: see ``conf/method/hypertune.yaml``)."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = HyperTuneScheduler(
         max_epochs,
         seed,
@@ -452,4 +453,4 @@ def make(
         n_candidates=n_candidates,
     )
     scheduler.weight_source = lambda: searcher.level_weights
-    return Method(searcher, scheduler, "hypertune")
+    return Method(searcher, scheduler, problem, "hypertune")

@@ -6,20 +6,20 @@ Optimization", KDD 2017. Semantics: :mod:`hpo_methods.schedulers.median_stopping
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.median_stopping import MedianStoppingScheduler
 from hpo_methods.searchers.random_search import RandomSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     min_samples: int = 3,
     completed_only: bool = False,
 ) -> Method:
     """Random search; a trial stops when its best value is worse than the others' median."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = MedianStoppingScheduler(max_epochs, seed, grace_period, min_samples, completed_only)
-    return Method(RandomSearcher(space, seed, max_epochs), scheduler, "median_stopping")
+    return Method(RandomSearcher(space, seed, max_epochs), scheduler, problem, "median_stopping")

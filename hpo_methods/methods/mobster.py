@@ -9,15 +9,14 @@ levels with expected improvement at the largest rung level with enough data.
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.asha import ASHAScheduler
 from hpo_methods.searchers.mobster import MobsterSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
@@ -30,6 +29,7 @@ def make(
     n_candidates: int = 500,
 ) -> Method:
     """GP searcher under ASHA (settings: see ``conf/method/mobster.yaml``)."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = ASHAScheduler(max_epochs, seed, grace_period, reduction_factor, variant)
     searcher = MobsterSearcher(
         space,
@@ -43,4 +43,4 @@ def make(
         target_transform=target_transform,
         n_candidates=n_candidates,
     )
-    return Method(searcher, scheduler, "mobster")
+    return Method(searcher, scheduler, problem, "mobster")

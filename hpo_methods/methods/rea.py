@@ -8,21 +8,21 @@ of the last ``population_size`` finished trials, one-hyperparameter mutations, o
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.fifo import FIFOScheduler
 from hpo_methods.searchers.rea import REASearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     population_size: int = 10,
     sample_size: int = 5,
     mutation_sd: float = 0.2,
 ) -> Method:
     """Regularised evolution with FIFO scheduling (settings: see ``conf/method/rea.yaml``)."""
+    space, max_epochs = problem.space, problem.max_epochs
     searcher = REASearcher(
         space,
         seed,
@@ -31,4 +31,4 @@ def make(
         sample_size=sample_size,
         mutation_sd=mutation_sd,
     )
-    return Method(searcher, FIFOScheduler(max_epochs, seed), "rea")
+    return Method(searcher, FIFOScheduler(max_epochs, seed), problem, "rea")

@@ -7,15 +7,14 @@ Optimization", AISTATS 2016. Semantics: :mod:`hpo_methods.schedulers.sh`.
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.sh import SuccessiveHalvingScheduler
 from hpo_methods.searchers.random_search import RandomSearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
@@ -23,7 +22,8 @@ def make(
     max_concurrent_brackets: int = 1,
 ) -> Method:
     """Random search under synchronous SH, one bracket after another."""
+    space, max_epochs = problem.space, problem.max_epochs
     scheduler = SuccessiveHalvingScheduler(
         max_epochs, seed, grace_period, reduction_factor, bracket_size, max_concurrent_brackets
     )
-    return Method(RandomSearcher(space, seed, max_epochs), scheduler, "sh")
+    return Method(RandomSearcher(space, seed, max_epochs), scheduler, problem, "sh")

@@ -8,15 +8,14 @@ Parzen densities per hyperparameter, candidates drawn from the good density and 
 
 from __future__ import annotations
 
+from hpo_methods.problem import Problem
 from hpo_methods.protocol import Method
 from hpo_methods.schedulers.fifo import FIFOScheduler
 from hpo_methods.searchers.tpe import TPESearcher
-from hpo_methods.space import SearchSpace
 
 
 def make(
-    space: SearchSpace,
-    max_epochs: int,
+    problem: Problem,
     seed: int,
     gamma: float = 0.25,
     n_initial: int = 10,
@@ -25,6 +24,7 @@ def make(
     constant_liar: bool = True,
 ) -> Method:
     """TPE with FIFO scheduling (settings: see ``conf/method/tpe.yaml``)."""
+    space, max_epochs = problem.space, problem.max_epochs
     searcher = TPESearcher(
         space,
         seed,
@@ -35,4 +35,4 @@ def make(
         prior_weight=prior_weight,
         constant_liar=constant_liar,
     )
-    return Method(searcher, FIFOScheduler(max_epochs, seed), "tpe")
+    return Method(searcher, FIFOScheduler(max_epochs, seed), problem, "tpe")
