@@ -16,7 +16,7 @@ from benchmarks.results import ResultsWriter, is_complete
 from benchmarks.settings import ConfigError, RunSettings, settings_from_config
 from benchmarks.simulated import SimulatedBackend
 from hpo_methods.problem import ProblemError
-from hpo_methods.registry import UnknownMethodError, make_method
+from hpo_methods.registry import UnknownMethodError, make_method_from
 from hpo_methods.space import SearchSpaceError
 from surrogates.table import TableError
 
@@ -39,7 +39,10 @@ def run_job(cfg: DictConfig, folder: Path) -> dict | None:
         return None
     objective = make_objective(settings.benchmark)
     problem = objective.problem(settings.objectives, settings.constraints)
-    method = make_method(settings.method_name, problem, settings.seed, **settings.method_settings)
+    method = make_method_from(
+        settings.method_name, settings.method_target, problem, settings.seed,
+        settings.method_settings,
+    )  # fmt: skip
     return _execute(cfg, settings, objective, problem, method, folder)
 
 

@@ -35,6 +35,7 @@ class RunSettings:
     count_method_time: bool = False
     objectives: list[Any] | None = None  # benchmark.objectives (None: the objective's metric)
     constraints: list[Any] = field(default_factory=list)  # benchmark.constraints
+    method_target: str | None = None  # method=custom: method.target, package.module:attribute
 
 
 def _int(cfg: DictConfig, key: str, minimum: int) -> int:
@@ -104,6 +105,7 @@ def settings_from_config(cfg: DictConfig) -> RunSettings:
         count_method_time=count_method_time,
         objectives=_list_or_none(cfg, "benchmark.objectives"),
         constraints=_list_or_none(cfg, "benchmark.constraints") or [],
+        method_target=None if method.get("target") is None else str(method["target"]),
     )
 
 
