@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from hpo_methods.registry import plugin_names
+
 RANGE = re.compile(r"^(?P<key>[^=\s]+)=(?P<low>-?\d+)\.\.(?P<high>-?\d+)$")
 SWEEP_FUNCTIONS = ("range(", "choice(", "glob(")
 MULTIRUN_FLAGS = ("-m", "--multirun")
@@ -62,12 +64,15 @@ def group_choices(group: str) -> list[str]:
 
 
 def check_group_choices(args: list[str]) -> None:
-    """Refuse an unknown ``method=`` or ``benchmark=`` name, listing the valid ones."""
+    """Refuse an unknown ``method=`` or ``benchmark=`` name, listing the valid ones (for
+    ``method``, the methods installed packages register as plugins count too)."""
     for arg in args:
         key, _, value = arg.partition("=")
         if key not in GROUPS or not value or value.startswith(SWEEP_FUNCTIONS):
             continue
         valid = group_choices(key)
+        if key == "method":
+            valid = sorted({*valid, *plugin_names()})
         for name in value.split(","):
             if name not in valid:
                 raise ArgumentError(f"unknown {key} '{name}'; valid {key}s: {', '.join(valid)}")

@@ -92,7 +92,7 @@ class SpaceMap:
                 if isinstance(domain, Choice):
                     self._add(domain.name, Param(domain.name, CATEGORICAL), values)
                 else:
-                    self._add(domain.name, Param(domain.name, ORDINAL, choices=tuple(values)))
+                    self._add(domain.name, Param(domain.name, ORDINAL, choices=tuple(values)), None)
         else:
             self._configs = _distinct(space)
             name = CONFIGURATION
@@ -217,10 +217,11 @@ class AskTellMethod(ABC):
         self._paused: dict[tuple, int] = {}  # configuration key -> paused trial id
         self._held: Job | None = None  # asked while no new trial may start
         self._dropped: list[int] = []
+        self.exhausted = False  # the library has no configuration left to propose
 
     @abstractmethod
-    def _ask(self) -> Job:
-        """The library's next job."""
+    def _ask(self) -> Job | None:
+        """The library's next job; ``None`` if it has no configuration left (for good)."""
 
     @abstractmethod
     def _tell(self, job: Job, value: float, cost: float) -> None:
@@ -247,7 +248,12 @@ class AskTellMethod(ABC):
     def suggest(self, allow_new: bool = True) -> Suggestion | None:
         """The library's next job: a paused trial resumed, or (if allowed) a new trial."""
         for _ in range(self.MAX_ASKS):
+            if self.exhausted:
+                return None
             job, self._held = self._held or self._ask(), None
+            if job is None:
+                self.exhausted = True
+                return None
             key = self.problem.space.key(job.config)
             paused_id = self._paused.get(key)
             if paused_id is not None:
@@ -307,10 +313,11 @@ class AskTellMethod(ABC):
         trial.status = TrialStatus.FAILED
 
     def dropped_trials(self) -> list[int]:
-        """Paused trials the library will never ask for again (now stopped)."""
+        """Paused trials the library will never ask for again (now stopped); all of them once
+        the library has no configuration left (it can no longer be asked)."""
         if self._paused:
             paused = {tid: self._trials[tid].job for tid in self._paused.values()}
-            for trial_id in self._abandoned(paused):
+            for trial_id in sorted(paused) if self.exhausted else self._abandoned(paused):
                 trial = self._trials[trial_id]
                 del self._paused[trial.key]
                 trial.status = TrialStatus.STOPPED

@@ -26,6 +26,14 @@ in our ``hyperband``, and the comparison is of the algorithms, not of restart co
 trial whose configuration left the tracker (not promoted) is dropped. ``resume: false`` stops
 every trial at its budget and trains promotions from scratch (SMAC's own cost model).
 
+*Finite spaces.* SMAC never proposes a configuration it has evaluated: on a table's recorded
+configurations (one categorical, :mod:`hpo_methods.adapters.common`) its configuration selector
+gives up after ``retries`` (16) draws that are all known, raising
+``ConfigurationSpaceExhaustedException``, which also ends its Hyperband (a pending promotion
+included). From then on the method has nothing to suggest, its paused trials are dropped, and
+the run ends once the running trials finish ("ended by method"), typically after 80-95% of the
+recorded configurations.
+
 The run's seed is the scenario's seed and the configuration space's; SMAC's output folder is a
 temporary one removed at once (nothing is written beside the results) and its logging is left
 alone. A rerun with the same seed is byte-identical. The problem must have one objective.
@@ -41,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from smac import HyperbandFacade, HyperparameterOptimizationFacade, MultiFidelityFacade, Scenario
+from smac.main.exceptions import ConfigurationSpaceExhaustedException
 from smac.runhistory.dataclasses import TrialValue
 from smac.runhistory.enumerations import StatusType
 
@@ -95,8 +104,11 @@ class SMACMethod(AskTellMethod):
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _ask(self) -> Job:
-        info = self.smac.ask()
+    def _ask(self) -> Job | None:
+        try:
+            info = self.smac.ask()
+        except (ConfigurationSpaceExhaustedException, StopIteration):
+            return None  # SMAC never proposes a configuration twice (module docstring)
         epochs = self.epochs_for(info.budget) if self.multi_fidelity else self.problem.max_epochs
         return Job(decode(self.space, info.config), epochs, info)
 
