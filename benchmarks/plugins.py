@@ -45,7 +45,6 @@ def chosen_methods(args: list[str]) -> list[str]:
 def open_method_settings(args: list[str]) -> list[str]:
     """``method.settings.k=v`` -> ``++method.settings.k=v`` when a chosen method is ``custom`` or
     a plugin (their settings are not declared in YAML); other arguments unchanged."""
-    undeclared = {CUSTOM, *plugin_names()} - (set(group_choices("method")) - {CUSTOM})
-    if not undeclared.intersection(chosen_methods(args)):
+    if not {CUSTOM, *plugin_names()}.intersection(chosen_methods(args)):
         return list(args)
     return [f"++{a}" if a.startswith(SETTINGS_PREFIX) else a for a in args]

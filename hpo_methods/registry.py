@@ -10,8 +10,9 @@ method's settings, with their defaults. Names are found in this order:
    dehb), imported only when one is built; a missing library is a :class:`MissingExtraError`
    naming the pip command;
 3. *plugins*: the Python entry points of group ``tunebench.methods`` that installed packages
-   declare (``name = "package.module:factory"``), loaded only when one is built; a plugin may
-   not take a built-in or adapter name (:class:`MethodError`).
+   declare (``name = "package.module:factory"``), loaded only when one is built. A plugin cannot
+   replace a built-in or adapter name (those are found first), and two packages may not
+   register one name (:class:`MethodError`).
 
 ``method=custom method.target=package.module:attribute`` builds a factory named by its import
 path, without any registration (:func:`make_method_from`). Every route goes through
@@ -38,6 +39,10 @@ FIXED_ARGUMENTS = ("problem", "seed")
 PLUGIN_GROUP = "tunebench.methods"
 CUSTOM = "custom"
 PROTOCOL_CALLS = ("suggest", "report", "complete", "fail", "dropped_trials")
+CUSTOM_NEEDS_TARGET = (
+    "method=custom needs method.target=package.module:attribute, a factory or class called as "
+    "attribute(problem, seed, **settings)"
+)
 TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 Factory = Callable[..., TuningMethod]
 
@@ -76,8 +81,10 @@ def adapter_names() -> list[str]:
 
 
 def plugin_names() -> list[str]:
-    """The names installed packages register in the ``tunebench.methods`` entry point group."""
-    return sorted({ep.name for ep in _entry_points()})
+    """The names installed packages register in the ``tunebench.methods`` entry point group
+    (except those of built-in and adapter methods, which take precedence, and ``custom``)."""
+    own = {*method_names(), *ADAPTERS, CUSTOM}
+    return sorted({ep.name for ep in _entry_points()} - own)
 
 
 def all_method_names() -> list[str]:
@@ -114,10 +121,7 @@ def make_method_from(
     or a registered ``name`` (then ``target`` must be unset)."""
     if name == CUSTOM:
         if not target:
-            raise MethodError(
-                "method=custom needs method.target=package.module:attribute, a factory or "
-                "class called as attribute(problem, seed, **settings)"
-            )
+            raise MethodError(CUSTOM_NEEDS_TARGET)
         return build(f"{CUSTOM} ({target})", load_target(target), problem, seed, settings)
     if target:
         raise MethodError(
@@ -189,6 +193,8 @@ def multi_objective_names() -> list[str]:
 
 def factory(name: str) -> Factory:
     """The factory behind a method name (module docstring for the order)."""
+    if name == CUSTOM:
+        raise MethodError(CUSTOM_NEEDS_TARGET)
     if name in method_names():
         return _module(name).make
     if name in ADAPTERS:
@@ -220,8 +226,6 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
 
 
 def _plugin_factory(name: str, entry_points: list[importlib.metadata.EntryPoint]) -> Factory:
-    if name in method_names() or name in ADAPTERS or name == CUSTOM:
-        raise MethodError(f"plugin method '{name}' clashes with tunebench's own; rename it")
     values = sorted({ep.value for ep in entry_points})
     if len(values) > 1:
         raise MethodError(

@@ -267,6 +267,19 @@ def test_smac_hyperband_without_resume_retrains_promotions_from_scratch():
     assert configs.duplicated().any()  # a promoted configuration is trained again
 
 
+def test_smac_on_a_table_ends_when_it_has_no_configuration_left(tmp_path):
+    extra("smac", "smac")
+    from benchmarks.tabular import TabularObjective
+
+    objective = TabularObjective(synthetic_table(tmp_path, n_configs=12))
+    method, result = run("smac_hyperband", objective=objective, budget=Budget(time=1e6))
+    assert method.exhausted and result.ended_by == "method"
+    trials = pd.DataFrame(result.trials)
+    assert set(trials["status"]) <= {"completed", "stopped"}  # nothing left paused
+    configs = trials.filter(like="config_").astype(str).agg("|".join, axis=1)
+    assert configs.nunique() <= 12
+
+
 # -- dehb -----------------------------------------------------------------------------------------
 
 
@@ -282,7 +295,14 @@ def test_dehb_package_pauses_in_its_first_iteration_only_and_reruns_identically(
     assert_reruns_identical("dehb_pkg", budget=Budget(time=4000.0))
 
 
-# -- the command line -----------------------------------------------------------------------------
+# -- the command line --------------------------------------------------------------------------
+
+
+def test_ci_installs_every_extra_with_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci.startswith('pip install -e ".[') and f"\n{ci}\n" in (ROOT / "README.md").read_text()
+    extras = ci.split("[", 1)[1].split("]", 1)[0].split(",")
+    assert {"optuna", "smac", "dehb"} <= set(extras)
 
 
 def test_ten_seeds_of_optuna_tpe_on_the_command_line_rerun_byte_identical(tmp_path):

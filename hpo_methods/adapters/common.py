@@ -214,7 +214,7 @@ class AskTellMethod(ABC):
         self.problem = problem
         self.name = name
         self._trials: dict[int, _Trial] = {}
-        self._paused: dict[tuple, int] = {}  # configuration key -> paused trial id
+        self._paused: dict[int, tuple] = {}  # paused trial id -> its configuration's key
         self._held: Job | None = None  # asked while no new trial may start
         self._dropped: list[int] = []
         self.exhausted = False  # the library has no configuration left to propose
@@ -255,16 +255,17 @@ class AskTellMethod(ABC):
                 self.exhausted = True
                 return None
             key = self.problem.space.key(job.config)
-            paused_id = self._paused.get(key)
-            if paused_id is not None:
-                trial = self._trials[paused_id]
-                if trial.epochs < job.epochs:
-                    del self._paused[key]
-                    self._start_job(trial, job)
-                    return Suggestion(trial.trial_id, dict(trial.config), resume=True)
-                if job.epochs in trial.values:  # trained that far already: answer at once
-                    self._tell(job, trial.values[job.epochs], 0.0)
-                    continue
+            paused = [self._trials[t] for t, k in self._paused.items() if k == key]
+            behind = [t for t in paused if t.epochs < job.epochs]
+            if behind:  # the paused trial of this configuration that trained the most
+                trial = max(behind, key=lambda t: (t.epochs, -t.trial_id))
+                del self._paused[trial.trial_id]
+                self._start_job(trial, job)
+                return Suggestion(trial.trial_id, dict(trial.config), resume=True)
+            known = [t for t in paused if job.epochs in t.values]
+            if known:  # trained that far already: answer at once
+                self._tell(job, known[0].values[job.epochs], 0.0)
+                continue
             if not allow_new:
                 self._held = job
                 return None
@@ -297,7 +298,7 @@ class AskTellMethod(ABC):
             return Decision.CONTINUE  # the backend calls complete()
         if self._may_continue(trial.job):
             trial.status = TrialStatus.PAUSED
-            self._paused[trial.key] = trial_id
+            self._paused[trial_id] = trial.key
             return Decision.PAUSE
         trial.status = TrialStatus.STOPPED
         return Decision.STOP
@@ -307,6 +308,7 @@ class AskTellMethod(ABC):
 
     def fail(self, trial_id: int, reason: str = "") -> None:
         trial = self._trials[trial_id]
+        self._paused.pop(trial_id, None)
         if not trial.told:
             self._tell_failure(trial.job)
             trial.told = True
@@ -316,10 +318,10 @@ class AskTellMethod(ABC):
         """Paused trials the library will never ask for again (now stopped); all of them once
         the library has no configuration left (it can no longer be asked)."""
         if self._paused:
-            paused = {tid: self._trials[tid].job for tid in self._paused.values()}
+            paused = {tid: self._trials[tid].job for tid in sorted(self._paused)}
             for trial_id in sorted(paused) if self.exhausted else self._abandoned(paused):
                 trial = self._trials[trial_id]
-                del self._paused[trial.key]
+                del self._paused[trial_id]
                 trial.status = TrialStatus.STOPPED
                 self._dropped.append(trial_id)
         dropped, self._dropped = self._dropped, []
