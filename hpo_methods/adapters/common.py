@@ -81,6 +81,7 @@ class SpaceMap:
         self._values: dict[str, dict[Any, Any]] = {}  # categorical label -> value
         self._configs: list[Config] | None = None  # a finite space that is not a grid
         self._grid: dict[tuple, Config] | None = None  # a finite grid: key -> its candidate
+        self.table_param: str | None = None  # the one categorical of a finite non-grid space
         if space.candidates is None:
             for domain in space.domains:
                 self._add(domain.name, _param(domain), getattr(domain, "categories", None))
@@ -99,6 +100,7 @@ class SpaceMap:
             while name in space.names:
                 name = f"_{name}"
             self._add(name, Param(name, CATEGORICAL), list(range(len(self._configs))))
+            self.table_param = name
 
     def _add(self, name: str, param: Param, categories: Sequence[Any] | None) -> None:
         if param.kind == CATEGORICAL:

@@ -34,8 +34,9 @@ Methods (settings as Optuna names them; defaults are Optuna's unless said otherw
   rather than the SH pruner's own ``auto``/4. Pruners need intermediate values, which Optuna
   supports for one objective only.
 
-A problem's constraints become Optuna's ``constraints_func`` (one value per constraint, <= 0
-where it holds, from the trial's last epoch) for the samplers that accept it (TPE, GP, NSGA-II).
+A problem's constraints are set on each finished trial with ``trial.set_constraint`` (Optuna 5;
+one value per constraint, named as the constraint, <= 0 where it holds, from the trial's last
+epoch), which TPE, the GP sampler and NSGA-II take into account.
 
 Determinism: every sampler is seeded with the run's seed and the study is named ``tunebench``
 (the Hyperband pruner hashes that name), so a rerun is byte-identical. The GP sampler fits with
@@ -59,7 +60,6 @@ from hpo_methods.registry import MethodError, MissingExtraError
 
 STUDY_NAME = "tunebench"
 PRUNERS = ("none", "sh", "hyperband")
-CONSTRAINTS = "constraints"  # the user attribute constraints_func reads
 
 
 class OptunaMethod:
@@ -141,8 +141,9 @@ class OptunaMethod:
         return []  # Optuna never pauses a trial
 
     def _set_constraints(self, trial: optuna.Trial, metrics: Metrics) -> None:
-        if self.problem.constraints:
-            trial.set_user_attr(CONSTRAINTS, _constraint_values(self.problem, metrics))
+        values = _constraint_values(self.problem, metrics)
+        for constraint, value in zip(self.problem.constraints, values, strict=True):
+            trial.set_constraint(str(constraint), value)
 
 
 def _suggest(trial: optuna.Trial, param) -> Any:
@@ -170,12 +171,6 @@ def _constraint_values(problem: Problem, metrics: Metrics) -> list[float]:
             values.append(value - constraint.bound if constraint.sense == "<=" else
                           constraint.bound - value)
     return values
-
-
-def _constraints_func(problem: Problem):
-    if not problem.constraints:
-        return None
-    return lambda frozen: frozen.user_attrs.get(CONSTRAINTS, [1e300] * len(problem.constraints))
 
 
 def _pruner(problem: Problem, name: str, pruner: str, min_resource: int, reduction_factor: int,
@@ -218,7 +213,6 @@ def tpe(
         sampler = optuna.samplers.TPESampler(
             seed=seed, n_startup_trials=n_startup_trials, n_ei_candidates=n_ei_candidates,
             multivariate=multivariate, group=group, constant_liar=constant_liar,
-            constraints_func=_constraints_func(problem),
         )  # fmt: skip
     return OptunaMethod(
         problem, sampler,
@@ -252,7 +246,6 @@ def gp(
         sampler = optuna.samplers.GPSampler(
             seed=seed, n_startup_trials=n_startup_trials,
             deterministic_objective=deterministic_objective, warn_independent_sampling=False,
-            constraints_func=_constraints_func(problem),
         )  # fmt: skip
     return OptunaMethod(
         problem, sampler,
@@ -302,6 +295,5 @@ def nsga2(
     sampler = optuna.samplers.NSGAIISampler(
         seed=seed, population_size=population_size, mutation_prob=mutation_prob,
         crossover_prob=crossover_prob, swapping_prob=swapping_prob,
-        constraints_func=_constraints_func(problem),
     )  # fmt: skip
     return OptunaMethod(problem, sampler, None, "optuna_nsga2", multi_objective=True)
