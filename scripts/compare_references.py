@@ -11,6 +11,13 @@ a seed counts only where both methods have a complete run) and the real seconds 
 (``finished_at - started_at`` of ``run.json``, mean over seeds). Needs the optuna, smac and dehb
 extras. Default pairs: tpe vs Optuna's TPE, dehb vs the dehb package, bo vs SMAC3's HPO facade
 and Optuna's GP sampler, hyperband and bohb vs SMAC3's Hyperband facade.
+
+Reading the p-values: two methods with the same seed share only the objective's noise streams
+(one per trial id); their configurations are drawn independently, so "paired by seed" pairs
+little, and with 36 tests per table a p near 0.01 is weak evidence (no multiple-testing
+correction is applied). On the tabular benchmark the libraries see the table's recorded
+configurations as one categorical (hpo_methods/adapters/common.py), so their models cannot
+generalise between configurations while ours score the candidates in the continuous space.
 """
 
 from __future__ import annotations

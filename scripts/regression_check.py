@@ -25,7 +25,11 @@ BASELINE = ROOT / "analysis" / "baselines" / f"{BENCHMARK}.json"
 
 
 def method_names() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "conf" / "method").glob("*.yaml"))
+    """The built-in methods (the baseline's; library adapters and ``custom`` are not in it)."""
+    sys.path.insert(0, str(ROOT))
+    from hpo_methods.registry import method_names as builtin_names
+
+    return builtin_names()
 
 
 def sweep(results: Path) -> None:

@@ -14,14 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from benchmarks.objective import CurveRun, Objective, TrialRun
 from benchmarks.simulated import SimulatedBackend
 from benchmarks.tabular import TabularObjective
 from benchmarks.tuning import Budget
+from hpo_methods.adapters import ADAPTERS
 from hpo_methods.adapters.common import CATEGORICAL, FLOAT, INT, ORDINAL, SpaceMap
 from hpo_methods.problem import Constraint, Goal, Problem
-from hpo_methods.registry import MethodError, make_method
+from hpo_methods.registry import MethodError, make_method, method_settings
 from hpo_methods.space import SearchSpace
 from tests.tables import synthetic_table
 
@@ -136,6 +138,20 @@ def test_a_table_that_is_a_grid_is_one_ordinal_per_hyperparameter():
     assert (params["lr"].kind, params["lr"].choices) == (ORDINAL, (0.001, 0.01, 0.1))
     assert (params["act"].kind, params["act"].choices) == (CATEGORICAL, ("a", "b"))
     assert mapped.decode({"lr": 0.01, "act": "b"}) == {"lr": 0.01, "act": "b"}
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_conf_lists_every_adapter_setting_with_its_default(name):
+    spec = ADAPTERS[name]
+    extra({"optuna": "optuna", "smac": "smac", "dehb": "dehb"}[spec.extra], spec.extra)
+    conf = yaml.safe_load((ROOT / "conf" / "method" / f"{name}.yaml").read_text())
+    assert conf["name"] == name
+    assert conf["settings"] == method_settings(name)
+
+
+def test_conf_of_custom_passes_any_setting():
+    conf = yaml.safe_load((ROOT / "conf" / "method" / "custom.yaml").read_text())
+    assert conf == {"name": "custom", "target": None, "settings": {}}
 
 
 # -- Optuna ---------------------------------------------------------------------------------------
