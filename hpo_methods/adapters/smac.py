@@ -34,6 +34,9 @@ included). From then on the method has nothing to suggest, its paused trials are
 the run ends once the running trials finish ("ended by method"), typically after 80-95% of the
 recorded configurations.
 
+Needs SMAC >= 2.4.1, whose random forest is scikit-learn's (2.3 and earlier need ``pyrfr``, a
+swig-built extension; SMAC 2.4 keeps it only for its ``old`` facades).
+
 The run's seed is the scenario's seed and the configuration space's; SMAC's output folder is a
 temporary one removed at once (nothing is written beside the results) and its logging is left
 alone. A rerun with the same seed is byte-identical. The problem must have one objective.
