@@ -34,6 +34,7 @@ change the network that answers.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -68,6 +69,9 @@ def peak_memory_mb(window: Callable[[], None], device: torch.device) -> float:
         raise ValueError(f"peak memory is measured on cpu or cuda, not {device.type}")
     from torch.profiler import ProfilerActivity, profile
 
+    # Kineto (the profiler's backend) would log two lines per measurement (and an error where no
+    # GPU is present) to stderr; a level set by the user is kept. Read when it first starts.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         window()
     return cpu_peak_bytes(prof) / MIB
