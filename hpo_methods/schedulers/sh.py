@@ -85,7 +85,7 @@ def check_concurrent_brackets(max_concurrent_brackets: int | None) -> int | None
         raise ValueError(
             f"max_concurrent_brackets must be >= 1 or null (got {max_concurrent_brackets})"
         )
-    return int(max_concurrent_brackets)
+    return value
 
 
 def closed_rung_sizes(rungs: Sequence[Rung], n: int, reduction_factor: float) -> list[Rung]:
