@@ -96,8 +96,9 @@ class LocalBackend:
         self.seed = seed
         self.gpus = gpus or []
         self.log = TuningLog(
-            method, problem or objective.problem(), objective.metric_names, budget, on_report
-        )
+            method, problem or objective.problem(), objective.metric_names, budget, on_report,
+            n_workers,
+        )  # fmt: skip
         self._context = mp.get_context("spawn")
         self._workers: list[_Worker] = []
         self._start = 0.0
@@ -159,7 +160,7 @@ class LocalBackend:
         trial_id = message[1]
         if message[0] == "error":
             self.log.fail(trial_id, message[2], self.now())
-            worker.trial_id = None
+            self._free(worker)
             return
         _, _, metrics, epoch_time = message
         result = EpochResult(metrics, epoch_time)
@@ -171,7 +172,11 @@ class LocalBackend:
             self._replace_dead(worker)
             return
         if decision != CONTINUE:
-            worker.trial_id = None
+            self._free(worker)
+
+    def _free(self, worker: _Worker) -> None:
+        worker.trial_id = None
+        self.log.workers.free(worker.index, self.now())
 
     def _assign_idle_workers(self) -> None:
         for worker in self._workers:
@@ -190,12 +195,14 @@ class LocalBackend:
             seed = trial_seed(self.seed, state.trial_id)
             worker.conn.send(("run", state.trial_id, state.config, seed, epochs_done))
             worker.trial_id = state.trial_id
+            self.log.workers.busy(worker.index, self.now())
 
     def _replace_dead(self, worker: _Worker) -> None:
         worker.process.join(timeout=5)
         code = worker.process.exitcode
         if worker.trial_id is not None:
             self.log.fail(worker.trial_id, f"worker process died (exit code {code})", self.now())
+            self.log.workers.free(worker.index, self.now())
         worker.conn.close()
         self._workers[worker.index] = self._spawn(worker.index)
 
