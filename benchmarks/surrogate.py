@@ -6,7 +6,8 @@ whole curve (every metric and every epoch time) is predicted at ``start_trial`` 
 ``next_epoch`` replays it. With ``noise=True`` the curve carries seed noise that is consistent
 along the curve, drawn from the trial's seed (which the backend derives from the run seed and the
 trial id); ``noise=False`` gives the deterministic mean curve. Epoch times are positive, so
-cumulative time strictly increases.
+cumulative time strictly increases. Every epoch also carries the mean curve's values as its
+noise-free metrics (``EpochResult.true_metrics``; equal to the reported ones without noise).
 
 Benchmark config keys (kind ``surrogate``): ``model`` (a surrogate folder), ``table`` (its table:
 checked against the model's checksum and schema; without ``model`` the table is fitted on first
@@ -54,8 +55,8 @@ class SurrogateObjective(Objective):
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         self.space.validate(config)
         rng = np.random.default_rng(seed) if self.noise else None
-        metrics, times = self.model.curve(config, rng)
-        return CurveRun(self.metric_names, metrics, times)
+        metrics, times, mean = self.model.curve_and_mean(config, rng)
+        return CurveRun(self.metric_names, metrics, times, true_metrics=mean)
 
     def best_known_value(self) -> float:
         """The lowest observed value in the table: no surrogate curve goes below it."""

@@ -32,7 +32,7 @@ from surrogates.model import (
     SurrogateModel,
     Target,
 )
-from surrogates.noise import NoiseModel, estimate_noise
+from surrogates.noise import CurveNoise, NoiseModel, estimate_metric_noise, estimate_noise
 from surrogates.table import Table, TableError, load_table
 
 DEFAULT_PARAMS = Path(__file__).with_name("xgb_params.json")
@@ -85,6 +85,17 @@ def curve_mean_time(frame: pd.DataFrame, z: np.ndarray, outputs: list[str]) -> n
     return labels
 
 
+def curve_features(encoder: FeatureEncoder, frame: pd.DataFrame) -> pd.DataFrame:
+    """The numeric features of every configuration of ``frame`` (one row per config_id): the
+    candidate covariates of the metric's noise scale (see
+    :func:`surrogates.noise.estimate_metric_noise`)."""
+    first = frame.sort_values(["config_id", "epoch"]).groupby("config_id").head(1)
+    x = encoder.encode_frame(first)
+    numeric = [i for i, kind in enumerate(encoder.types[:-1]) if kind == "q"]
+    return pd.DataFrame(x[:, numeric], index=first["config_id"].to_numpy(),
+                        columns=[encoder.names[i] for i in numeric])
+
+
 def fit_model(
     table: Table,
     frame: pd.DataFrame | None = None,
@@ -131,6 +142,12 @@ def fit_model(
         time_part = timing_tables.time_noise(timing_rows, timing.max_epochs, table.max_epochs)
         parts = {**noise.parts, TIME_TARGET: time_part}
         noise = NoiseModel(noise.outputs, parts, noise.n_configs, noise.n_curves)
+    metric_noise = estimate_metric_noise(
+        frame, table.metric, curve_features(encoder, frame), table.max_epochs
+    )
+    if metric_noise is not None:  # the objective metric's noise in its own units instead
+        parts = {**noise.parts, table.metric: CurveNoise([0.0] * table.max_epochs)}
+        noise = NoiseModel(noise.outputs, parts, noise.n_configs, noise.n_curves, metric_noise)
     manifest = {
         "format_version": FORMAT_VERSION,
         "table": {
