@@ -90,9 +90,8 @@ def noise_report(table: Table, surrogate: dict[int, np.ndarray]) -> dict[str, An
     tails = zip(step["tail_means_surrogate"], step["tail_means_data"], strict=True)
     judged = [(step["mean_surrogate"], step["mean_data"]), *tails]
     diffs = [_rel(s, d) for s, d in judged]
-    step["relative_difference"] = (
-        max((abs(x) for x in diffs if x is not None), default=None) if diffs else None
-    )
+    known = [x for x in diffs if x is not None]
+    step["relative_difference"] = max(known, key=abs) if known else None  # signed
     out: dict[str, Any] = {
         "draws_per_recorded_seed": round(len(sim) / max(len(data), 1)),
         "goal_relative_difference": GOAL,
