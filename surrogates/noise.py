@@ -208,7 +208,7 @@ class MetricNoise:
     max_epochs: int
     offset: float  # s_o
     phi: float
-    ar: tuple[float, float]  # (ar0, ar1): log sd of the AR(1) part, intercept and slope
+    ar: tuple[float, float]  # (ar0, ar1): log sd of the AR(1) part; the fit keeps ar1 = 0
     white: tuple[float, float]  # (w0, w1): log sd of the white part
     tau: float = 0.0
     jump_share: float = 1.0  # q: share of epochs whose AR(1) innovation is not zero
