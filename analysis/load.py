@@ -45,6 +45,12 @@ class Results:
     reports: pd.DataFrame
     trials: pd.DataFrame
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # per benchmark: 'observed' or 'true' (see analysis.trajectories.choose_scores)
+    scores: dict[str, str] = field(default_factory=dict)
+
+    def score(self, benchmark: str) -> str:
+        """How incumbents of ``benchmark`` are scored: ``observed`` unless chosen otherwise."""
+        return self.scores.get(str(benchmark), "observed")
 
     @property
     def benchmarks(self) -> list[str]:

@@ -3,6 +3,13 @@
 An objective trains one trial epoch by epoch. Each epoch returns its metrics (the objective's
 ``metric`` among them, minimised) and the seconds it took. The backend owns the clock: it adds
 the epoch times up (simulated backend) or measures them (local backend).
+
+Where the objective knows it, an epoch also carries the *noise-free* value of every metric
+(``EpochResult.true_metrics``): what the configuration reaches at that epoch on average over
+training seeds. The surrogate knows it (its mean curve), a table estimates it (the mean over the
+seeds it recorded of that configuration), real training does not (None: results hold NaN).
+Methods never see it; results record it as ``true_<metric>`` so analysis can score the
+configuration a method would return by its true quality rather than by its luckiest report.
 """
 
 from __future__ import annotations
@@ -21,10 +28,15 @@ from hpo_methods.space import Config, SearchSpace
 
 @dataclass(frozen=True)
 class EpochResult:
-    """One epoch of one trial: its metrics and how long it took (training plus validation)."""
+    """One epoch of one trial: its metrics and how long it took (training plus validation).
+
+    ``true_metrics``: the noise-free values of the metrics at this epoch where the objective
+    knows them (see the module docstring), else None.
+    """
 
     metrics: dict[str, float]
     epoch_time: float
+    true_metrics: dict[str, float] | None = None
 
 
 class TrialRun(ABC):
@@ -110,12 +122,22 @@ class Objective(ABC):
 
 class CurveRun(TrialRun):
     """A trial whose whole curve is known up front (tabular replay, surrogate prediction):
-    epoch ``e`` returns ``metrics[e - 1]`` (one value per name) and ``epoch_times[e - 1]``."""
+    epoch ``e`` returns ``metrics[e - 1]`` (one value per name) and ``epoch_times[e - 1]``,
+    and ``true_metrics[e - 1]`` as its noise-free values when given."""
 
-    def __init__(self, names: tuple[str, ...], metrics: np.ndarray, epoch_times: np.ndarray):
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        metrics: np.ndarray,
+        epoch_times: np.ndarray,
+        true_metrics: np.ndarray | None = None,
+    ):
         self._names = names
         self._metrics = np.asarray(metrics, dtype=float).tolist()
         self._times = np.asarray(epoch_times, dtype=float).tolist()
+        self._true = (
+            np.asarray(true_metrics, dtype=float).tolist() if true_metrics is not None else None
+        )
         self.epochs_done = 0
 
     def next_epoch(self) -> EpochResult:
@@ -123,7 +145,10 @@ class CurveRun(TrialRun):
         if i >= len(self._times):
             raise RuntimeError(f"the curve has only {len(self._times)} epochs")
         self.epochs_done += 1
-        return EpochResult(dict(zip(self._names, self._metrics[i], strict=True)), self._times[i])
+        true = dict(zip(self._names, self._true[i], strict=True)) if self._true else None
+        return EpochResult(
+            dict(zip(self._names, self._metrics[i], strict=True)), self._times[i], true
+        )
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent

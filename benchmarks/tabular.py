@@ -7,7 +7,9 @@ recorded configurations instead of optimising over the continuous space. A confi
 the table is refused with an error.
 
 A configuration recorded with several seeds replays one of them, chosen by the trial's seed, so
-repeated runs with different seeds see the seed-to-seed noise of the real objective.
+repeated runs with different seeds see the seed-to-seed noise of the real objective. Its
+noise-free value at an epoch (``EpochResult.true_metrics``) is the mean over the seeds the table
+recorded for it: the recorded value itself for a configuration with one seed.
 
 ``timing`` (benchmark key ``timing``: a timing table of the same configurations, see
 :mod:`surrogates.timing`) replaces the recorded epoch times: every epoch of a configuration then
@@ -54,6 +56,7 @@ class TabularObjective(Objective):
         }
         self._config_ids = {key: cid for cid, key in keys.items()}
         self._curves: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._means: dict[int, np.ndarray] = {}
         n = self.max_epochs
         if from_timing:
             means = self.timing.frame.groupby("config_id")
@@ -72,6 +75,12 @@ class TabularObjective(Objective):
             self._curves.setdefault(cid, []).append(
                 (metric_values[start : start + n], times[start : start + n])
             )
+        with np.errstate(invalid="ignore"):  # a metric that is NaN for every seed stays NaN
+            for cid, curves in self._curves.items():
+                stacked = np.stack([m for m, _ in curves])
+                finite = np.isfinite(stacked).sum(axis=0)
+                total = np.where(np.isfinite(stacked), stacked, 0.0).sum(axis=0)
+                self._means[cid] = np.where(finite > 0, total / np.maximum(finite, 1), np.nan)
 
     def _timing_table(self, timing: Table | str | Path | None) -> Table | None:
         if timing is None:
@@ -86,9 +95,10 @@ class TabularObjective(Objective):
         key = self.space.key(config)
         if key not in self._config_ids:
             raise KeyError(f"configuration {config} is not recorded in table '{self.table.name}'")
-        curves = self._curves[self._config_ids[key]]
+        cid = self._config_ids[key]
+        curves = self._curves[cid]
         metrics, times = curves[int(np.random.default_rng(seed).integers(len(curves)))]
-        return CurveRun(self.metric_names, metrics, times)
+        return CurveRun(self.metric_names, metrics, times, true_metrics=self._means[cid])
 
     def best_known_value(self) -> float:
         return float(self.table.frame[self.metric].min())
