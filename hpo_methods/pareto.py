@@ -22,6 +22,8 @@ a last front of its own, after all finite ones.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 TIE_BREAKS = ("nsga2", "epsnet")
@@ -43,15 +45,17 @@ def dominates(a: np.ndarray, b: np.ndarray) -> bool:
 def non_dominated_fronts(points: np.ndarray) -> list[np.ndarray]:
     """Indices of each front of non-dominated sorting, best front first (module docstring).
 
-    Each front's indices are ascending. O(k n^2) time: meant for the tens to thousands of points
-    a rung holds.
+    Each front's indices are ascending. Two objectives: O(n log n) (a sweep in lexicographic
+    order); more: O(k n^2).
     """
     x = _points(points)
     n = len(x)
     finite = np.isfinite(x).all(axis=1)
     idx = np.flatnonzero(finite)
     fronts: list[np.ndarray] = []
-    if len(idx):
+    if len(idx) and x.shape[1] == 2:
+        fronts = [idx[f] for f in _fronts_2d(x[idx])]
+    elif len(idx):
         f = x[idx]
         no_worse = (f[:, None, :] <= f[None, :, :]).all(axis=2)
         better = (f[:, None, :] < f[None, :, :]).any(axis=2)
@@ -67,6 +71,33 @@ def non_dominated_fronts(points: np.ndarray) -> list[np.ndarray]:
     if len(rest):
         fronts.append(rest)
     return fronts
+
+
+def _fronts_2d(f: np.ndarray) -> list[np.ndarray]:
+    """Non-dominated sorting of finite 2-d points by one sweep in lexicographic order.
+
+    Every point seen before ``p`` in that order is no worse in the first objective, so a front
+    dominates ``p`` exactly when its last point (the lowest second objective so far) is no worse
+    in the second one and is not equal to ``p``. The fronts' last second objectives never
+    decrease from one front to the next, so the front of ``p`` is found by bisection.
+    """
+    order = np.lexsort((f[:, 1], f[:, 0]))
+    last0: list[float] = []  # per front: its last point
+    last1: list[float] = []
+    members: list[list[int]] = []
+    for i in order.tolist():
+        p0, p1 = float(f[i, 0]), float(f[i, 1])
+        j = bisect.bisect_left(last1, p1)
+        while j < len(last1) and last1[j] == p1 and last0[j] != p0:
+            j += 1  # a front whose last point equals p admits it; others at p1 dominate it
+        if j == len(last1):
+            last0.append(p0)
+            last1.append(p1)
+            members.append([i])
+        else:
+            last0[j], last1[j] = p0, p1
+            members[j].append(i)
+    return [np.sort(np.array(m, dtype=int)) for m in members]
 
 
 def pareto_ranks(points: np.ndarray) -> np.ndarray:
@@ -122,20 +153,48 @@ def epsilon_net_order(points: np.ndarray) -> np.ndarray:
     return np.array(chosen, dtype=int)
 
 
-def pareto_order(points: np.ndarray, tie_break: str = "nsga2") -> np.ndarray:
-    """Indices of all points from best to worst: by front, then by ``tie_break`` within it.
+def _order_within(front_points: np.ndarray, tie_break: str) -> np.ndarray:
+    if tie_break == "nsga2":
+        return np.argsort(-crowding_distance(front_points), kind="stable")
+    return epsilon_net_order(front_points)
 
-    ``nsga2``: larger crowding distance first; ``epsnet``: the epsilon-net order. Equal keys keep
-    the input order (callers pass points in arrival order, so earlier arrivals win ties).
-    """
+
+def _check_tie_break(tie_break: str) -> None:
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break must be one of {', '.join(TIE_BREAKS)} (got {tie_break!r})")
+
+
+def pareto_order(points: np.ndarray, tie_break: str = "nsga2", limit: int | None = None
+                 ) -> np.ndarray:  # fmt: skip
+    """Indices of the points from best to worst: by front, then by ``tie_break`` within it.
+
+    ``nsga2``: larger crowding distance first; ``epsnet``: the epsilon-net order. Equal keys keep
+    the input order (callers pass points in arrival order, so earlier arrivals win ties). With
+    ``limit``, only the first ``limit`` indices (later fronts are not ordered).
+    """
+    _check_tie_break(tie_break)
     x = _points(points)
-    out = []
+    out: list[np.ndarray] = []
+    taken = 0
     for front in non_dominated_fronts(x):
-        if tie_break == "nsga2":
-            within = np.argsort(-crowding_distance(x[front]), kind="stable")
-        else:
-            within = epsilon_net_order(x[front])
-        out.append(front[within])
-    return np.concatenate(out) if out else np.zeros(0, dtype=int)
+        if limit is not None and taken >= limit:
+            break
+        out.append(front[_order_within(x[front], tie_break)])
+        taken += len(front)
+    order = np.concatenate(out) if out else np.zeros(0, dtype=int)
+    return order if limit is None else order[:limit]
+
+
+def pareto_position(points: np.ndarray, index: int, tie_break: str = "nsga2") -> int:
+    """Where point ``index`` stands (0: first) in :func:`pareto_order`; only its own front is
+    ordered within."""
+    _check_tie_break(tie_break)
+    x = _points(points)
+    before = 0
+    for front in non_dominated_fronts(x):
+        hits = np.flatnonzero(front == index)
+        if len(hits):
+            within = _order_within(x[front], tie_break)
+            return before + int(np.flatnonzero(within == hits[0])[0])
+        before += len(front)
+    raise IndexError(f"no point {index} among {len(x)}")

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hpo_methods.pareto import TIE_BREAKS, pareto_order
+from hpo_methods.pareto import TIE_BREAKS, pareto_order, pareto_position
 from hpo_methods.protocol import Decision
 from hpo_methods.schedulers.asha import ASHAScheduler, AshaVariant
 
@@ -55,14 +55,17 @@ class MOASHAScheduler(ASHAScheduler):
             )
         self.tie_break = tie_break
 
-    def rung_order(self, level: int) -> list[int]:
-        """The trial ids recorded at rung ``level``, best first."""
+    def _rung_points(self, level: int) -> tuple[list[int], np.ndarray]:
         rung = self.recorded[level]
         ids = list(rung)
+        return ids, np.array([_as_tuple(rung[t]) for t in ids], dtype=float).reshape(len(ids), -1)
+
+    def rung_order(self, level: int, limit: int | None = None) -> list[int]:
+        """The trial ids recorded at rung ``level``, best first (the first ``limit`` of them)."""
+        ids, points = self._rung_points(level)
         if not ids:
             return []
-        points = np.array([_as_tuple(rung[t]) for t in ids], dtype=float)
-        return [ids[i] for i in pareto_order(points, self.tie_break)]
+        return [ids[i] for i in pareto_order(points, self.tie_break, limit)]
 
     def on_report(self, trial_id: int, epoch: int, value: Sequence[float] | float) -> Decision:
         if epoch not in self.recorded:
@@ -70,15 +73,15 @@ class MOASHAScheduler(ASHAScheduler):
         if self.variant is AshaVariant.PROMOTION:
             return super().on_report(trial_id, epoch, value)
         self.recorded[epoch][trial_id] = value
-        order = self.rung_order(epoch)
-        position = order.index(trial_id)
-        return Decision.CONTINUE if position <= (len(order) - 1) / self.eta else Decision.STOP
+        ids, points = self._rung_points(epoch)
+        position = pareto_position(points, ids.index(trial_id), self.tie_break)
+        return Decision.CONTINUE if position <= (len(ids) - 1) / self.eta else Decision.STOP
 
     def _promotable(self, level: int) -> int | None:
         n_top = int(len(self.recorded[level]) // self.eta)
         if n_top == 0:
             return None
-        for trial_id in self.rung_order(level)[:n_top]:
+        for trial_id in self.rung_order(level, n_top):
             if trial_id in self.paused and trial_id not in self.promoted[level]:
                 return trial_id
         return None
