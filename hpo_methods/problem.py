@@ -120,7 +120,10 @@ class Constraint:
         return max(0.0, float(excess))
 
     def __str__(self) -> str:
-        return f"{self.metric}{self.sense}{self.bound:g}"
+        bound = f"{self.bound:g}"  # exact: run.json records it and analysis reads it back
+        if float(bound) != self.bound:
+            bound = repr(float(self.bound))
+        return f"{self.metric}{self.sense}{bound}"
 
 
 @dataclass(frozen=True)
