@@ -335,7 +335,8 @@ def attainment_figure(results: Results, benchmark: str, style: MethodStyle):
         n_runs = int((runs["method"] == method).sum())
         if n_sets < n_runs:  # a seed with no feasible report attains nothing
             continue
-        surface = moocore.eaf(values[keep], sets + 1, percentiles=[50])
+        front = moocore.filter_dominated_within_sets(np.column_stack([values[keep], sets + 1]))
+        surface = moocore.eaf(front[:, :2], front[:, 2], percentiles=[50])
         xy = surface[:, :2] * sign
         order = np.argsort(xy[:, 0] * sign[0])
         ax.plot(xy[order, 0], xy[order, 1], drawstyle="steps-post" if sign[0] > 0 else
