@@ -341,8 +341,8 @@ def attainment_figure(results: Results, benchmark: str, style: MethodStyle):
         order = np.argsort(xy[:, 0] * sign[0])
         ax.plot(xy[order, 0], xy[order, 1], drawstyle="steps-post" if sign[0] > 0 else
                 "steps-pre", **style.line(method))  # fmt: skip
-    ax.set_xlabel(f"{m0} ({mode0})")
-    ax.set_ylabel(f"{m1} ({mode1})")
+    ax.set_xlabel(f"{m0} ({mode0}imised)")
+    ax.set_ylabel(f"{m1} ({mode1}imised)")
     ax.set_title(f"{benchmark}: median attainment surface at the end\n"
                  f"(50% empirical attainment over seeds)")  # fmt: skip
     ax.grid(True, which="major")
