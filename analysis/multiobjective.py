@@ -346,9 +346,7 @@ def attainment_figure(results: Results, benchmark: str, style: MethodStyle):
     ax.set_title(f"{benchmark}: median attainment surface at the end\n"
                  f"(50% empirical attainment over seeds)")  # fmt: skip
     ax.grid(True, which="major")
-    from analysis.plots import _legend_below
-
-    _legend_below(ax)
+    _legend(ax, -0.2)
     return fig
 
 
@@ -381,10 +379,15 @@ def feasible_figure(results, benchmark, ref, style, stat, log_time):
             ax.set_xscale("log")
     axes[0].set_title(f"{benchmark}: feasible incumbents ({constraints})\n({STAT_LABELS[stat]})")
     axes[1].set_xlabel("simulated wall-clock time (s)")
-    from analysis.plots import _legend_below
-
-    _legend_below(axes[1])
+    _legend(axes[1], -0.32)
     return fig
+
+
+def _legend(ax, offset: float) -> None:
+    """The legend under the axes (``offset``: in axes heights), clear of the curves."""
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, offset),
+              ncol=min(3, len(labels)), handlelength=2.0, columnspacing=1.0)
 
 
 def feasible_share_grid(results: Results, benchmark: str, grid: np.ndarray) -> pd.DataFrame:
