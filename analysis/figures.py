@@ -9,10 +9,13 @@ shaded band), ``regret_<benchmark>`` (normalised regret, log-log), ``regret_all`
 benchmarks, when there are several), ``rank_over_time``, ``cd_diagram`` (Friedman/Nemenyi on the
 final normalised regret; needs the ``stats`` extra), ``learning_curves`` (every trial of one run:
 ``--run``, else the first ASHA run), plus ``summary.md`` (tables and definitions) and
-``tables.tex``.
+``tables.tex``. Multi-objective benchmarks add ``hypervolume_<benchmark>`` (hypervolume over time)
+and ``pareto_<benchmark>`` (median attainment surfaces); constrained ones ``feasible_<benchmark>``
+(feasible incumbents and the share of feasible reports): see :mod:`analysis.multiobjective`.
 
 Incumbents are scored by their noise-free value (``--score true``, the default where the results
 carry it) or by the reported value (``--score observed``); see :mod:`analysis.trajectories`.
+Hypervolume and feasible incumbents are computed from reported values.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots, tables
+from analysis import multiobjective, plots, tables
 from analysis.aggregate import STAT_LABELS, STATISTICS, rank_over_time, summarise_curves
 from analysis.load import Results, ResultsError, load_results
 from analysis.stats import RankTest, friedman_nemenyi
@@ -78,6 +81,7 @@ def make_figures(
             written += _benchmark_figures(
                 results, benchmark, refs[benchmark], style, stat, out_dir, log_time
             )
+        written += multiobjective.make_figures(results, refs, style, stat, out_dir, log_time)
         if len(refs) > 1:
             written += _regret_all(results, refs, style, stat, out_dir)
         fractions = _fraction_grid(results, refs)
@@ -89,6 +93,7 @@ def make_figures(
             written += save(plots.cd_diagram(test, style, "final normalised regret"), out_dir,
                             "cd_diagram")
         written += _learning_curves(results, chosen, out_dir)
+    notes += multiobjective.summary_lines(results, refs, alpha)
     final = tables.final_performance(results, refs, alpha=alpha)
     auc = tables.per_benchmark(metrics, "auc", alpha, "area under the regret curve")
     regret = tables.per_benchmark(metrics, "regret", alpha, "final normalised regret")
@@ -200,8 +205,10 @@ def _learning_curves(results: Results, run: pd.Series, out: Path) -> list[Path]:
         return []
     n_trials = reports["trial_id"].nunique()
     title = f"{run.method} on {run.benchmark}, seed {run.seed}: {n_trials} trials"
+    metric = run.get("raw_metric")  # a derived score (analysis.multiobjective): plot its metric
+    metric = metric if isinstance(metric, str) else run.metric
     fig = plots.learning_curves(
-        reports, run.metric, title, _time_label(results, run.benchmark), OUTCOME_COLORS
+        reports, metric, title, _time_label(results, run.benchmark), OUTCOME_COLORS
     )
     return save(fig, out, "learning_curves")
 

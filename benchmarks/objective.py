@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hpo_methods.problem import COST_METRIC, Constraint, Goal, Problem
+from hpo_methods.problem import COST_METRIC, Constraint, Goal, Problem, ProblemError
 from hpo_methods.space import Config, SearchSpace
 
 
@@ -92,6 +92,22 @@ class Objective(ABC):
         """A fixed worst reference of ``metric`` (normalised regret is 1 there)."""
         return None
 
+    def metric_range(self, metric: str) -> tuple[float, float] | None:
+        """The smallest and largest value ``metric`` (``epoch_time`` included) takes on this
+        benchmark, fixed by the benchmark (a table's recorded range; a surrogate never predicts
+        outside it); ``None`` where unknown (real training). Constraint bounds are checked
+        against it, and multi-objective analysis normalises objectives by it."""
+        return None
+
+    def metric_ranges(self) -> dict[str, list[float]]:
+        """:meth:`metric_range` of every metric that has one (what run.json records)."""
+        ranges = {}
+        for name in (*self.metric_names, COST_METRIC):
+            found = self.metric_range(name)
+            if found is not None:
+                ranges[name] = [float(found[0]), float(found[1])]
+        return ranges
+
     def describe(self) -> dict:
         """What results files record about this objective."""
         return {"name": self.name, "max_epochs": self.max_epochs, "metric": self.metric}
@@ -105,19 +121,32 @@ class Objective(ABC):
 
         ``objectives`` are metric names (minimised) or ``{metric, mode}``; ``constraints`` are
         ``"metric<=bound"`` strings or ``{metric, bound, sense}``. Names must be metrics of this
-        objective (``metric_names`` or ``epoch_time``).
+        objective (``metric_names`` or ``epoch_time``), and a constraint's bound must lie strictly
+        inside the metric's range on this benchmark (:meth:`metric_range`, where known): outside
+        it every configuration would be feasible, or none.
         """
         goals = tuple(
             Goal(g) if isinstance(g, str) else Goal(str(g["metric"]), str(g.get("mode", "min")))
             for g in (objectives if objectives is not None else [self.metric])
         )
-        return Problem(
+        problem = Problem(
             space=self.space,
             max_epochs=self.max_epochs,
             objectives=goals,
             constraints=tuple(Constraint.parse(c) for c in constraints),
             metrics=(*self.metric_names, COST_METRIC),
         )
+        for constraint in problem.constraints:
+            found = self.metric_range(constraint.metric)
+            if found is not None and not found[0] < constraint.bound < found[1]:
+                low, high = found
+                none_or_all = (constraint.bound <= low) == (constraint.sense == "<=")
+                raise ProblemError(
+                    f"constraint {constraint}: the bound is outside the range of "
+                    f"{constraint.metric} on benchmark '{self.name}' ([{low:.6g}, {high:.6g}]), "
+                    f"so {'no' if none_or_all else 'every'} configuration would be feasible"
+                )
+        return problem
 
 
 class CurveRun(TrialRun):

@@ -69,6 +69,13 @@ class SurrogateObjective(Objective):
         """The highest observed value in the table: no surrogate curve goes above it."""
         return self.model.worst_observed
 
+    def metric_range(self, metric: str) -> tuple[float, float] | None:
+        """The table's observed range of ``metric``: predictions are clipped into it."""
+        for target in self.model.targets:
+            if target.name == metric:
+                return float(target.lo), float(target.hi)
+        return None
+
     def describe(self) -> dict:
         manifest = self.model.manifest
         return {

@@ -70,6 +70,12 @@ class TabularObjective(Objective):
             timed = self.timing.frame.groupby("config_id")["epoch_time"].mean()
             times = df["config_id"].map(timed).to_numpy(dtype=float)
         cids = df["config_id"].to_numpy()
+        self._ranges = {
+            name: (float(np.nanmin(column)), float(np.nanmax(column)))
+            for name, column in zip(self.metric_names, metric_values.T, strict=True)
+            if np.isfinite(column).any()
+        }
+        self._ranges["epoch_time"] = (float(np.nanmin(times)), float(np.nanmax(times)))
         for start in range(0, len(df), n):
             cid = int(cids[start])
             self._curves.setdefault(cid, []).append(
@@ -105,6 +111,11 @@ class TabularObjective(Objective):
 
     def worst_known_value(self) -> float:
         return float(self.table.frame[self.metric].max())
+
+    def metric_range(self, metric: str) -> tuple[float, float] | None:
+        """The range of ``metric`` over the replayed curves (epoch times from the timing table
+        where one is given)."""
+        return self._ranges.get(metric)
 
     def describe(self) -> dict:
         return {
