@@ -7,15 +7,18 @@ that sweeps (a comma list such as ``method=asha,random``, or ``range(...)``, ``c
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+from benchmarks.errors import UserError
 
 RANGE = re.compile(r"^(?P<key>[^=\s]+)=(?P<low>-?\d+)\.\.(?P<high>-?\d+)$")
 SWEEP_FUNCTIONS = ("range(", "choice(", "glob(")
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
 
-class ArgumentError(ValueError):
+class ArgumentError(UserError):
     """A command-line override that cannot work; the message says which and why."""
 
 
@@ -74,11 +77,87 @@ def check_group_choices(args: list[str]) -> None:
 
 
 def check_results_dir(args: list[str], default: str = "results") -> None:
-    """Refuse a ``results_dir`` that exists but is not a folder, before Hydra tries to use it."""
+    """Refuse a ``results_dir`` that is empty, is (or lies under) a file, or cannot be created,
+    before Hydra tries to use it."""
     values = [a.split("=", 1)[1] for a in args if a.startswith("results_dir=")]
     for value in values or [default]:
-        if Path(value).exists() and not Path(value).is_dir():
+        if "${" in value:
+            continue  # an interpolation: checked once resolved
+        for one in _sweep_values(value):
+            _check_folder(one)
+
+
+def _sweep_values(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",")] if is_sweep(f"results_dir={value}") else [value]
+
+
+def _check_folder(value: str) -> None:
+    if not value.strip() or value.strip() in ("null", "None", "~"):
+        raise ArgumentError(f"results_dir must name a folder (got '{value}')")
+    path = Path(value).expanduser()
+    if path.exists():
+        if not path.is_dir():
             raise ArgumentError(f"results_dir '{value}' exists and is not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise ArgumentError(f"results_dir '{value}' is not writable")
+        return
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ArgumentError(f"results_dir '{value}': '{parent}' is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ArgumentError(f"results_dir '{value}' cannot be created: '{parent}' is not "
+                            "writable")
+
+
+def check_override_keys(args: list[str]) -> None:
+    """Refuse an override of a key the config does not have (Hydra would advise ``+key``,
+    which tunebench would then refuse too), with the closest valid key."""
+    from benchmarks.settings import known_keys, unknown_key_message
+
+    methods = _choices(args, "method") or [_default_choice("method")]
+    benchmarks = _choices(args, "benchmark") or [_default_choice("benchmark")]
+    for arg in args:
+        if arg.startswith(("-", "+", "~")) or "=" not in arg:
+            continue
+        key = arg.split("=", 1)[0]
+        if key in GROUPS or key.startswith(("hydra.", "hydra/")) or "/" in key or "@" in key:
+            continue
+        for method in methods:
+            for benchmark in benchmarks:
+                valid = known_keys(method, benchmark)
+                if key in valid:
+                    continue
+                prefix = (f"benchmark '{benchmark}': " if key.startswith("benchmark.")
+                          else f"method '{method}': " if key.startswith("method.") else "")
+                raise ArgumentError(prefix + unknown_key_message(key, valid))
+
+
+def _choices(args: list[str], group: str) -> list[str]:
+    out: list[str] = []
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key == group and value and not value.startswith(SWEEP_FUNCTIONS):
+            out += [v.strip() for v in value.split(",") if v.strip()]
+    return out
+
+
+def _default_choice(group: str) -> str:
+    import yaml
+
+    defaults = yaml.safe_load((CONF_DIR / "config.yaml").read_text())["defaults"]
+    for item in defaults:
+        if isinstance(item, dict) and group in item:
+            return str(item[group])
+    raise ArgumentError(f"conf/config.yaml has no default {group}")
+
+
+def check_arguments(args: list[str]) -> None:
+    """Every check of the command line that can be made before Hydra composes the config."""
+    check_group_choices(args)
+    check_results_dir(args)
+    check_override_keys(args)
 
 
 def rewrite(args: list[str]) -> list[str]:
