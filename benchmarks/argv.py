@@ -95,20 +95,18 @@ def _check_folder(value: str) -> None:
     if not value.strip() or value.strip() in ("null", "None", "~"):
         raise ArgumentError(f"results_dir must name a folder (got '{value}')")
     path = Path(value).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ArgumentError(f"results_dir '{value}' exists and is not a folder")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise ArgumentError(f"results_dir '{value}' is not writable")
-        return
-    parent = path.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ArgumentError(f"results_dir '{value}': '{parent}' is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ArgumentError(f"results_dir '{value}' cannot be created: '{parent}' is not "
-                            "writable")
+    if path.exists() and not path.is_dir():
+        raise ArgumentError(f"results_dir '{value}' exists and is not a folder")
+    blocking = next((p for p in path.absolute().parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ArgumentError(f"results_dir '{value}': '{blocking}' is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)  # what Hydra does next, with a clear error
+    except OSError as err:
+        raise ArgumentError(f"results_dir '{value}' cannot be created: "
+                            f"{err.strerror or err}") from err
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ArgumentError(f"results_dir '{value}' is not writable")
 
 
 def check_override_keys(args: list[str]) -> None:

@@ -29,7 +29,6 @@ import signal
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -41,16 +40,14 @@ from hpo_methods.protocol import TuningMethod
 
 CONTINUE, STOP, PAUSE, EXIT = "continue", "stop", "pause", "exit"
 PAUSED = "paused"
-Builder = Callable[[dict[str, Any]], Objective]
 
 
-def _worker_main(conn: Connection, spec: dict[str, Any], run_id: str,
-                 build: Builder | None = None) -> None:  # fmt: skip
+def _worker_main(conn: Connection, spec: dict[str, Any], run_id: str) -> None:
     """A worker process: build the objective, then train what the main process asks for."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides about Ctrl-C
-    if build is None:
-        from benchmarks.registry import make_objective as build
-    objective = build(spec).for_run(run_id)
+    from benchmarks.registry import make_objective
+
+    objective = make_objective(spec).for_run(run_id)
     while True:
         message = conn.recv()
         if message[0] == EXIT:
@@ -101,10 +98,7 @@ class LocalBackend:
         gpus: list[str] | None = None,
         on_report: ReportCallback | None = None,
         problem: Problem | None = None,
-        build: Builder | None = None,
     ) -> None:
-        """``build`` makes the objective from ``objective_spec`` in each worker process (a
-        module-level function; default :func:`benchmarks.registry.make_objective`)."""
         if n_workers < 1:
             raise ValueError(f"n_workers must be >= 1 (got {n_workers})")
         self.objective = objective
@@ -119,7 +113,6 @@ class LocalBackend:
         self._context = mp.get_context("spawn")
         self._workers: list[_Worker] = []
         self._start = 0.0
-        self.build = build
         self.run_id = uuid.uuid4().hex[:12]
         self.run_objective = objective.for_run(self.run_id)  # its checkpoints, for deletion
         self._pausing: dict[int, _Worker] = {}  # trial -> the worker writing its checkpoint
@@ -280,7 +273,7 @@ class LocalBackend:
         os.environ.update(env)  # spawn copies the environment at start
         try:
             process = self._context.Process(
-                target=_worker_main, args=(child, self.spec, self.run_id, self.build),
+                target=_worker_main, args=(child, self.spec, self.run_id),
                 daemon=True, name=f"tunebench-worker-{index}",
             )  # fmt: skip
             process.start()

@@ -227,7 +227,8 @@ class ResultsWriter:
         for stale in (REPORTS_FILE, TRIALS_FILE, JOURNAL_FILE):
             (self.folder / stale).unlink(missing_ok=True)
         for tmp in self.folder.glob(".*.tmp"):  # left by a killed writer (we hold the lock)
-            tmp.unlink(missing_ok=True)
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
         write_bytes_atomic(self.folder / CONFIG_FILE, config_yaml.encode())
         self._info = {
             **info,
