@@ -154,8 +154,9 @@ def _default_choice(group: str) -> str:
 def check_arguments(args: list[str]) -> None:
     """Every check of the command line that can be made before Hydra composes the config."""
     check_group_choices(args)
-    check_results_dir(args)
     check_override_keys(args)
+    if not any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in args):  # not --help etc.
+        check_results_dir(args)
 
 
 def rewrite(args: list[str]) -> list[str]:
