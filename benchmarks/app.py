@@ -26,7 +26,13 @@ from benchmarks.errors import USER_ERRORS, UserError, is_user_error
 from benchmarks.identity import config_differences, run_folder
 from benchmarks.local import LocalBackend
 from benchmarks.registry import make_objective
-from benchmarks.results import STATUS_COMPLETE, ResultsWriter, RunLock, stored_run
+from benchmarks.results import (
+    STATUS_COMPLETE,
+    ResultsWriter,
+    RunLock,
+    read_run_info,
+    stored_run,
+)
 from benchmarks.settings import RunSettings, settings_from_config
 from benchmarks.simulated import SimulatedBackend
 from benchmarks.tuning import RunResult
@@ -77,7 +83,8 @@ def run_job(cfg: DictConfig, folder: Path | None = None,
         redo = ""
         if stored.status is not None or stored.config is not None:
             if not settings.overwrite:
-                _refuse_other_settings(folder, stored.config, config)
+                if stored.config is not None:  # else nothing to compare: run it again
+                    _refuse_other_settings(folder, stored.config, config)
                 if stored.complete:
                     print(f"skip {folder}: already complete (overwrite=true reruns it)",
                           file=sys.stderr)
@@ -93,8 +100,8 @@ def run_job(cfg: DictConfig, folder: Path | None = None,
     return {**outcome, "outcome": "redone" if redo else "new", "best": best}
 
 
-def _refuse_other_settings(folder: Path, stored: dict | None, config: dict) -> None:
-    diffs = ["config.yaml: missing"] if stored is None else config_differences(stored, config)
+def _refuse_other_settings(folder: Path, stored: dict, config: dict) -> None:
+    diffs = config_differences(stored, config)
     if diffs:
         shown = "; ".join(diffs[:4]) + (f"; and {len(diffs) - 4} more" if len(diffs) > 4 else "")
         raise RunConflict(
@@ -104,8 +111,6 @@ def _refuse_other_settings(folder: Path, stored: dict | None, config: dict) -> N
 
 
 def _stored_best(folder: Path) -> float | None:
-    from benchmarks.results import read_run_info
-
     info = read_run_info(folder) or {}
     summary = info.get("summary") or {}
     metric = (info.get("objective") or {}).get("metric", "val_error")

@@ -32,8 +32,9 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 SAFE_LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=+,-]*$")
 UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.=+,-]")
 MAX_LABEL = 80
-# Keys of a run's config that do not change what the run computes.
-NOT_IDENTITY = ("overwrite", "results_dir")
+# Keys of a run's config that do not change what the run computes (the label is the folder's
+# name, so two configs of one folder share it; runs written before labels existed lack it).
+NOT_IDENTITY = ("overwrite", "results_dir", "method.label")
 # method keys that are not settings
 METHOD_META = ("name", "label", "settings")
 
@@ -149,8 +150,11 @@ def flatten(data: Mapping[str, Any]) -> dict[str, Any]:
 def config_differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The keys whose values differ between a stored run's config and a new one, each as
     ``key: old -> new`` (a key the stored config lacks counts only if its new value is set)."""
-    old_flat = {k: v for k, v in flatten(stored).items() if k.split(".")[0] not in NOT_IDENTITY}
-    new_flat = {k: v for k, v in flatten(new).items() if k.split(".")[0] not in NOT_IDENTITY}
+    def kept(key: str) -> bool:
+        return not any(key == k or key.startswith(k + ".") for k in NOT_IDENTITY)
+
+    old_flat = {k: v for k, v in flatten(stored).items() if kept(k)}
+    new_flat = {k: v for k, v in flatten(new).items() if kept(k)}
     missing = object()
     diffs = []
     for key in sorted(set(old_flat) | set(new_flat)):
