@@ -200,30 +200,23 @@ def test_a_user_label_names_the_variant(table, tmp_path):
     assert info["method_label"] == "asha_g3"
 
 
-@pytest.mark.parametrize(
-    ("change", "key"),
-    [
-        ("budget.time=2500", "budget.time: 2000 -> 2500"),
-        ("n_workers=2", "n_workers: 4 -> 2"),
-        ("budget.trials=30", "budget.trials: null -> 30"),
-        ("count_method_time=true", "count_method_time: false -> true"),
-        ("TABLE", "benchmark.table: "),
-    ],
-)
-def test_a_stored_run_with_other_settings_is_refused_and_kept(table, tmp_path, change, key):
+def test_a_stored_run_with_other_settings_is_refused_and_kept(table, tmp_path):
     base = ["method=asha", "seed=0", "budget.time=2000"]
     first = run_cli(*_tabular(table, *base), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     before = _snapshot(tmp_path / "out")
-    if change == "TABLE":
-        other = tmp_path / "other_table"
-        shutil.copytree(table, other)
-        args = _tabular(other, *base)
-    else:
-        args = _tabular(table, *base, change)
-    sweeps = [[], ["seed=0,1"]] if change == "n_workers=2" else [[]]
-    for extra in sweeps:  # alone, and inside a sweep whose other run goes ahead
-        again = run_cli(*args, *extra, cwd=tmp_path)
+    other = tmp_path / "other_table"
+    shutil.copytree(table, other)
+    changes = [
+        (_tabular(table, *base, "budget.time=2500"), "budget.time: 2000 -> 2500"),
+        (_tabular(table, *base, "budget.trials=30"), "budget.trials: null -> 30"),
+        (_tabular(table, *base, "count_method_time=true"), "count_method_time: false -> true"),
+        (_tabular(other, *base), f"benchmark.table: {table} -> {other}"),
+        # inside a sweep: the refused run is named, the sweep's other run goes ahead
+        (_tabular(table, *base, "n_workers=2", "seed=0,1"), "n_workers: 4 -> 2"),
+    ]
+    for args, key in changes:
+        again = run_cli(*args, cwd=tmp_path)
         errors = [line for line in again.stderr.splitlines() if line.startswith("error")]
         assert again.returncode == 2, again.stderr
         assert len(errors) == 1 and key in errors[0], again.stderr
@@ -231,27 +224,22 @@ def test_a_stored_run_with_other_settings_is_refused_and_kept(table, tmp_path, c
         assert "Traceback" not in again.stderr
     after = _snapshot(tmp_path / "out")
     assert {k: v for k, v in after.items() if "seed=0" in k} == before
-    if len(sweeps) > 1:
-        assert (tmp_path / "out/tabular/asha/seed=1/run.json").is_file()  # the sweep went on
-    forced = run_cli(*args, "overwrite=true", cwd=tmp_path)
+    assert (tmp_path / "out/tabular/asha/seed=1/run.json").is_file()
+    forced = run_cli(*_tabular(table, *base, "budget.time=2500", "overwrite=true"), cwd=tmp_path)
     assert forced.returncode == 0, forced.stderr
 
 
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ("method.settings.grace_period=0", "grace_period"),
-        ("benchmark.table=/nowhere/at/all", "not a table folder"),
-        ("method.settings.grace_period=true", "must be an integer (got True)"),
-    ],
-)
-def test_settings_are_validated_before_a_complete_run_is_skipped(table, tmp_path, override,
-                                                                 message):
+def test_settings_are_validated_before_a_complete_run_is_skipped(table, tmp_path):
     first = run_cli(*_tabular(table, "method=asha", "budget.trials=5"), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    again = run_cli(*_tabular(table, "method=asha", "budget.trials=5", override), cwd=tmp_path)
-    assert again.returncode == 2, again.stderr
-    assert "already complete" not in again.stderr and message in again.stderr
+    for override, message in [
+        ("method.settings.grace_period=0", "grace_period"),
+        ("benchmark.table=/nowhere/at/all", "not a table folder"),
+    ]:
+        again = run_cli(*_tabular(table, "method=asha", "budget.trials=5", override),
+                        cwd=tmp_path)  # fmt: skip
+        assert again.returncode == 2, again.stderr
+        assert "already complete" not in again.stderr and message in again.stderr
 
 
 def test_a_sweep_ends_with_a_summary_and_the_next_command(table, tmp_path):
