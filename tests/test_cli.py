@@ -301,3 +301,26 @@ def test_an_internal_error_keeps_its_traceback(table, tmp_path):
     assert result.returncode == 1, result.stderr
     assert "Traceback" in result.stderr and "LinAlgError" in result.stderr
     assert "error: Matrix" not in result.stderr
+
+
+@pytest.mark.parametrize(("method", "seeds"), [("asha", range(5)), ("mobster", range(2))])
+def test_the_tabular_benchmark_budget_fits_its_table(method, seeds):
+    """The fastest consumers of configurations still have untried ones when the default budget
+    of resnet8_cifar10_tabular ends (scripts/table_exhaustion.py measures when they run out)."""
+    import yaml
+
+    from benchmarks.registry import make_objective
+    from benchmarks.simulated import SimulatedBackend
+    from benchmarks.tuning import Budget
+    from hpo_methods.registry import make_method
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    spec = yaml.safe_load((conf / "benchmark" / "resnet8_cifar10_tabular.yaml").read_text())
+    budget = Budget(time=spec.pop("budget_time"))
+    objective = make_objective(spec)
+    for seed in seeds:
+        problem = objective.problem()
+        result = SimulatedBackend(make_method(method, problem, seed), objective, 4, budget, seed,
+                                  problem=problem).run()  # fmt: skip
+        assert result.ended_by == "time", (method, seed, result.summary)
+        assert len(result.trials) < len(objective.space.candidates)
