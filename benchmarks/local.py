@@ -108,8 +108,9 @@ class LocalBackend:
         self.seed = seed
         self.gpus = gpus or []
         self.log = TuningLog(
-            method, problem or objective.problem(), objective.metric_names, budget, on_report
-        )
+            method, problem or objective.problem(), objective.metric_names, budget, on_report,
+            n_workers,
+        )  # fmt: skip
         self._context = mp.get_context("spawn")
         self._workers: list[_Worker] = []
         self._start = 0.0
@@ -191,15 +192,19 @@ class LocalBackend:
         except (BrokenPipeError, OSError):
             self._replace_dead(worker)
             return
-        if decision == PAUSE:
+        if decision == PAUSE:  # busy until the checkpoint is written
             worker.pausing = True
             self._pausing[trial_id] = worker
         elif decision != CONTINUE:
-            worker.trial_id = None
+            self._free(worker)
+
+    def _free(self, worker: _Worker) -> None:
+        worker.trial_id, worker.pausing = None, False
+        self.log.workers.free(worker.index, self.now())
 
     def _paused(self, worker: _Worker, trial_id: int) -> None:
         """The checkpoint of ``trial_id`` is written: resume it where that was asked for."""
-        worker.trial_id, worker.pausing = None, False
+        self._free(worker)
         self._pausing.pop(trial_id, None)
         if trial_id in self._dropped_while_pausing:
             self._dropped_while_pausing.discard(trial_id)
@@ -212,7 +217,7 @@ class LocalBackend:
     def _release(self, worker: _Worker) -> None:
         """``worker``'s trial is over (failed): free it, and a worker waiting to resume it."""
         trial_id = worker.trial_id
-        worker.trial_id, worker.pausing = None, False
+        self._free(worker)
         if trial_id is not None:
             self._pausing.pop(trial_id, None)
             waiting = self._deferred.pop(trial_id, None)
@@ -247,6 +252,7 @@ class LocalBackend:
         state = self.log.trials[trial_id]
         seed = trial_seed(self.seed, trial_id)
         worker.trial_id = trial_id
+        self.log.workers.busy(worker.index, self.now())
         try:
             worker.conn.send(("run", trial_id, state.config, seed, epochs_done))
         except (BrokenPipeError, OSError):

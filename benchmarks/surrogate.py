@@ -6,7 +6,9 @@ whole curve (every metric and every epoch time) is predicted at ``start_trial`` 
 ``next_epoch`` replays it. With ``noise=True`` the curve carries seed noise that is consistent
 along the curve, drawn from the trial's seed (which the backend derives from the run seed and the
 trial id); ``noise=False`` gives the deterministic mean curve. Epoch times are positive, so
-cumulative time strictly increases.
+cumulative time strictly increases. The metrics are the surrogate's outputs: the table's metrics
+and, where its table or timing table recorded them, the per-configuration ``peak_memory_mb`` and
+``latency_ms`` (one value per trial, reported at every epoch; see :mod:`surrogates.timing`).
 
 Benchmark config keys (kind ``surrogate``): ``model`` (a surrogate folder), ``table`` (its table:
 checked against the model's checksum and schema; without ``model`` the table is fitted on first

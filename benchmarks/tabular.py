@@ -12,6 +12,10 @@ repeated runs with different seeds see the seed-to-seed noise of the real object
 ``timing`` (benchmark key ``timing``: a timing table of the same configurations, see
 :mod:`surrogates.timing`) replaces the recorded epoch times: every epoch of a configuration then
 takes its mean epoch time in the timing table, as the surrogate fitted with that table predicts.
+The per-configuration metrics the timing table records (its ``config_metrics``:
+``peak_memory_mb``, ``latency_ms``) become metrics of the benchmark the same way: every epoch
+reports the configuration's mean over the timing table's curves. Per-configuration metrics of the
+table itself are replayed as recorded.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ class TabularObjective(Objective):
         self.space = self.table.space(finite=True)
         self.max_epochs = self.table.max_epochs
         self.metric = self.table.metric
-        self.metric_names = tuple(self.table.metric_names)
+        from_timing = [] if self.timing is None else self.timing.config_metrics
+        self.metric_names = (*self.table.metric_names,
+                             *[m for m in from_timing if m not in self.table.metric_names])
         df = self.table.frame.sort_values(["config_id", "seed", "epoch"])
         keys = {
             cid: self.space.key(c)
@@ -49,7 +55,13 @@ class TabularObjective(Objective):
         self._config_ids = {key: cid for cid, key in keys.items()}
         self._curves: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         n = self.max_epochs
-        metric_values = df[list(self.metric_names)].to_numpy(dtype=float)
+        if from_timing:
+            means = self.timing.frame.groupby("config_id")
+            columns = [df["config_id"].map(means[m].mean()) if m in from_timing else df[m]
+                       for m in self.metric_names]
+            metric_values = np.column_stack([c.to_numpy(dtype=float) for c in columns])
+        else:
+            metric_values = df[list(self.metric_names)].to_numpy(dtype=float)
         times = df["epoch_time"].to_numpy(dtype=float)
         if self.timing is not None:
             timed = self.timing.frame.groupby("config_id")["epoch_time"].mean()

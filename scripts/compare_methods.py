@@ -5,7 +5,8 @@
 
 Runs ``python -m benchmarks method=<all> seed=0..<seeds-1> benchmark=<b>`` for each benchmark
 (complete runs are reused: the sweep resumes), then prints, per benchmark, every method's mean
-best validation error +- standard error at 25%, 50% and 100% of the time budget, and — when two
+best validation error +- standard error at 25%, 50% and 100% of the time budget, its mean worker
+utilisation (``run.json``'s summary) and real seconds per run (start to finish), and — when two
 benchmarks are given — Kendall's tau between their method rankings at each of those points
 (the surrogate's ranking fidelity against exact replay of the table it was fitted on).
 """
@@ -13,8 +14,10 @@ benchmarks are given — Kendall's tau between their method rankings at each of 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,27 @@ def best_at(reports: pd.DataFrame, runs: pd.DataFrame, fraction: float) -> pd.Da
     return best.reindex(full).rename("best").reset_index()
 
 
+def run_figures(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run: worker utilisation (NaN where run.json has none) and real seconds it took."""
+    rows = []
+    for _, run in runs.iterrows():
+        info = json.loads((Path(run["path"]) / "run.json").read_text())
+        summary = info.get("summary") or {}
+        started, finished = info.get("started_at"), info.get("finished_at")
+        seconds = np.nan
+        if started and finished:
+            seconds = (
+                datetime.fromisoformat(finished) - datetime.fromisoformat(started)
+            ).total_seconds()
+        utilisation = summary.get("worker_utilisation")
+        rows.append({
+            "benchmark": run["benchmark"], "method": run["method"], "seed": run["seed"],
+            "utilisation": np.nan if utilisation is None else float(utilisation),
+            "seconds": seconds,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", required=True)
@@ -58,10 +82,12 @@ def main() -> None:
     results = load_results([Path(args.results) / b for b in benchmarks])
     reports = results.reports.dropna(subset=["val_error"])
     means: dict[tuple[str, float], pd.Series] = {}
+    figures = run_figures(results.runs)
     for benchmark in benchmarks:
         print(f"\n### {benchmark}: mean best val_error +- s.e. over {args.seeds} seeds\n")
-        print("| method | " + " | ".join(f"{int(f * 100)}% of budget" for f in FRACTIONS) + " |")
-        print("|---|" + "---|" * len(FRACTIONS))
+        print("| method | " + " | ".join(f"{int(f * 100)}% of budget" for f in FRACTIONS)
+              + " | worker utilisation | s per run |")  # fmt: skip
+        print("|---|" + "---|" * (len(FRACTIONS) + 2))
         cells: dict[str, list[str]] = {}
         for fraction in FRACTIONS:
             best = best_at(reports, results.runs, fraction)
@@ -70,7 +96,15 @@ def main() -> None:
             means[(benchmark, fraction)] = stats["mean"]
             for method, row in stats.iterrows():
                 cells.setdefault(method, []).append(f"{row['mean']:.4f} +- {row['sem']:.4f}")
+        per_run = figures[figures["benchmark"] == benchmark].groupby("method")
+        use = per_run["utilisation"].agg(["mean", "sem"])
+        seconds = per_run["seconds"].mean()
         for method in sorted(cells, key=lambda m: means[(benchmark, 1.0)][m]):
+            u = use.loc[method]
+            cells[method].append(
+                "n/a" if np.isnan(u["mean"]) else f"{u['mean']:.3f} +- {u['sem']:.3f}"
+            )
+            cells[method].append(f"{seconds.loc[method]:.1f}")
             print(f"| {method} | " + " | ".join(cells[method]) + " |")
     if len(benchmarks) == 2:
         a, b = benchmarks

@@ -194,7 +194,11 @@ class GPModel:
     """A GP whose hyperparameters are re-estimated only on request (see the module docstring)."""
 
     def __init__(
-        self, dim: int, seed: int, n_restarts: int = 1, max_fit_points: int = 100
+        self,
+        dim: int,
+        seed: int | np.random.SeedSequence,
+        n_restarts: int = 1,
+        max_fit_points: int = 100,
     ) -> None:
         self.dim = dim
         self.seed = seed

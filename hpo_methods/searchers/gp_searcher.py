@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpo_methods.protocol import TrialStatus
+from hpo_methods.protocol import Stream, TrialStatus, random_stream
 from hpo_methods.searchers.acquisition import log_expected_improvement, search_points
 from hpo_methods.searchers.common import BaseSearcher, check_int
 from hpo_methods.searchers.gp import (
@@ -101,7 +101,7 @@ class GPSearcher(BaseSearcher):
                 f"(got {target_transform!r})"
             )
         self.target_transform = target_transform
-        self.model = GPModel(input_dim, seed)
+        self.model = GPModel(input_dim, random_stream(seed, Stream.MODEL))
         self.n_rebuilds = 0
         self._cache: _Cache | None = None
         self._n_at_refit: int | None = None
