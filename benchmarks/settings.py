@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 import hpo_methods.registry as registry
 from benchmarks.errors import UserError
 from benchmarks.identity import flatten, group_defaults, method_label, top_defaults
+from benchmarks.real import SPEC_KEYS as REAL_SPEC_KEYS
 from benchmarks.tuning import Budget
 from hpo_methods.registry import UnknownMethodError, method_settings
 
@@ -265,15 +266,14 @@ def check_benchmark_values(benchmark: Mapping[str, Any], choice: str) -> None:
 
 
 # Options whose type is fixed whatever a benchmark's YAML says.
-OPTION_TYPES = {"noise": bool, "download": bool, "epoch_time": float, "budget_time": float}
+OPTION_TYPES = {"noise": bool, "download": bool, "cost_metrics": bool, "epoch_time": float,
+                "budget_time": float}
 # Options each benchmark kind reads (besides objectives, constraints and budget_time).
 KIND_KEYS = {
     "tabular": ("name", "kind", "table", "timing"),
     "surrogate": ("name", "kind", "model", "table", "noise"),
     "synthetic": ("name", "kind", "function", "epoch_time"),
-    "real": ("name", "kind", "data", "model", "n_train", "n_val", "max_epochs", "cache_dir",
-             "checkpoint_dir", "threads", "device", "split_seed", "eval_batch_size", "shortcut",
-             "download"),
+    "real": ("kind", *REAL_SPEC_KEYS),
 }
 
 

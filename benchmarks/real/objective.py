@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from benchmarks.objective import EpochResult, Objective, TrialRun
-from benchmarks.real import COST_METRICS, LATENCY_METRIC, MEMORY_METRIC
+from benchmarks.real import COST_METRICS, LATENCY_METRIC, MEMORY_METRIC, SPEC_KEYS
 from benchmarks.real.data import augment, load_cifar10, normalize, split_indices, to_tensor
 from benchmarks.real.models import MODELS, make_model
 from hpo_methods.space import Config, SearchSpace
@@ -166,10 +166,6 @@ class RealObjective(Objective):
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
 
-SPEC_KEYS = (
-    "data", "model", "n_train", "n_val", "max_epochs", "cache_dir", "checkpoint_dir", "threads",
-    "device", "split_seed", "eval_batch_size", "shortcut", "download", "name", "cost_metrics",
-)
 
 
 def from_spec(spec: dict[str, Any]) -> RealObjective:
