@@ -125,11 +125,26 @@ def check_override_keys(args: list[str]) -> None:
         for method in methods:
             for benchmark in benchmarks:
                 valid = known_keys(method, benchmark)
+                if key in valid and key not in _in_yaml(method, benchmark):
+                    group = (f"benchmark '{benchmark}'" if key.startswith("benchmark.")
+                             else f"method '{method}'")  # fmt: skip
+                    raise ArgumentError(f"{group} does not set '{key}' in its config (it is a "
+                                        f"valid key): add it with +{arg}")
                 if key in valid:
                     continue
                 prefix = (f"benchmark '{benchmark}': " if key.startswith("benchmark.")
                           else f"method '{method}': " if key.startswith("method.") else "")
                 raise ArgumentError(prefix + unknown_key_message(key, valid))
+
+
+def _in_yaml(method: str, benchmark: str) -> set[str]:
+    """The keys Hydra lets a plain ``key=value`` override (the composed config's own)."""
+    from benchmarks.identity import flatten, group_defaults, top_defaults
+
+    keys = set(flatten(top_defaults()))
+    keys |= {f"method.{k}" for k in flatten(group_defaults("method", method))}
+    keys |= {f"benchmark.{k}" for k in group_defaults("benchmark", benchmark)}
+    return keys | {k.rsplit(".", 1)[0] for k in keys} | {"method.label", "method.settings"}
 
 
 def _choices(args: list[str], group: str) -> list[str]:

@@ -80,6 +80,8 @@ CASES = [
     (["method=asha", "+method.settings.grace=2"],
      "has no setting(s) ['grace']; did you mean 'method.settings.grace_period'?"),
     (["method.label=../up"], "method.label must be a folder name"),
+    (["benchmark.timing=x"], "benchmark 'tabular' does not set 'benchmark.timing' in its config "
+                             "(it is a valid key): add it with +benchmark.timing=x"),
     (["TABLE=evil_name"], "name '../../evil' must be letters, digits and _ . -"),
 ]
 
