@@ -2,17 +2,25 @@
 
     python -m analysis.figures RESULTS_DIR [RESULTS_DIR ...] --out FIGDIR [--run RUN_FOLDER]
         [--stat mean|median|iqm] [--alpha 0.05] [--time-axis log|linear] [--include-incomplete]
+        [--score true|observed]
 
 Writes into FIGDIR, each as PDF and PNG: ``anytime_<benchmark>`` (incumbent against log time,
 shaded band), ``regret_<benchmark>`` (normalised regret, log-log), ``regret_all`` (mean over
 benchmarks, when there are several), ``rank_over_time``, ``cd_diagram`` (Friedman/Nemenyi on the
 final normalised regret; needs the ``stats`` extra), ``learning_curves`` (every trial of one run:
 ``--run``, else the first ASHA run), plus ``summary.md`` (tables and definitions) and
-``tables.tex``. It prints what it wrote and why a figure was not drawn.
+``tables.tex``. It prints what it wrote and why a figure was not drawn. Multi-objective benchmarks
+add ``hypervolume_<benchmark>`` (hypervolume over time) and ``pareto_<benchmark>`` (median
+attainment surfaces); constrained ones ``feasible_<benchmark>`` (feasible incumbents and the share
+of feasible reports): see :mod:`analysis.multiobjective`.
 
 Methods are named by their label (``asha-variant=promotion``: see :mod:`analysis.load`). Runs
 of one benchmark under different settings (budget, n_workers, backend, the objective itself)
 are never pooled: the benchmark is split into one per setting, named with the differing values.
+
+Incumbents are scored by their noise-free value (``--score true``, the default where the results
+carry it) or by the reported value (``--score observed``); see :mod:`analysis.trajectories`.
+Hypervolume and feasible incumbents are computed from reported values.
 """
 
 from __future__ import annotations
@@ -24,14 +32,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots, tables
+from analysis import multiobjective, plots, tables
 from analysis.aggregate import STAT_LABELS, STATISTICS, rank_over_time, summarise_curves
 from analysis.load import Results, ResultsError, load_results
 from analysis.stats import RankTest, friedman_nemenyi
 from analysis.style import OKABE_ITO, RC, MethodStyle, save
 from analysis.trajectories import (
+    SCORES,
     Reference,
     benchmark_grid,
+    choose_scores,
     incumbent_grid,
     references,
     run_metrics,
@@ -54,11 +64,13 @@ def make_figures(
     alpha: float = 0.05,
     run_folder: Path | None = None,
     log_time: bool = True,
+    score: str | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Write every figure, ``summary.md`` and ``tables.tex`` into ``out_dir``; return the files
     and the notes on figures that were not drawn (and why).
 
     ``log_time=False`` draws the per-benchmark anytime and regret curves on a linear time axis.
+    ``score``: how incumbents are scored (:func:`~analysis.trajectories.choose_scores`).
     """
     import matplotlib.pyplot as plt
 
@@ -66,6 +78,7 @@ def make_figures(
     chosen = _pick_run(results, run_folder)  # a bad --run fails before any drawing
     notes: list[str] = []
     results = _with_reports(results, notes)
+    choose_scores(results, score)
     refs = references(results)
     style = MethodStyle(results.methods)
     metrics = run_metrics(results, refs)
@@ -75,6 +88,7 @@ def make_figures(
             written += _benchmark_figures(
                 results, benchmark, refs[benchmark], style, stat, out_dir, log_time
             )
+        written += multiobjective.make_figures(results, refs, style, stat, out_dir, log_time)
         if len(refs) > 1:
             written += _regret_all(results, refs, style, stat, out_dir)
         fractions = _fraction_grid(results, refs)
@@ -88,6 +102,7 @@ def make_figures(
         written += _learning_curves(results, chosen, out_dir, notes)
         if len(refs) == 1:
             notes.append("No regret_all: one benchmark (it averages over several).")
+    notes += multiobjective.summary_lines(results, refs, alpha)
     final = tables.final_performance(results, refs, alpha=alpha)
     auc = tables.per_benchmark(metrics, "auc", alpha, "area under the regret curve")
     regret = tables.per_benchmark(metrics, "regret", alpha, "final normalised regret")
@@ -137,7 +152,7 @@ def _with_reports(results: Results, notes: list[str]) -> Results:
         return frame[frame["benchmark"].isin(keep)] if len(frame) else frame
 
     return Results(part(results.runs), part(results.reports), part(results.trials),
-                   results.skipped, results.notes)
+                   results.skipped, results.notes, results.scores)
 
 
 def _time_label(results: Results, benchmark: str | None = None) -> str:
@@ -159,10 +174,14 @@ def _benchmark_figures(
     curves = incumbent_grid(results, benchmark, grid)
     metric = results.runs.loc[results.runs.benchmark == benchmark, "metric"].iloc[0]
     xlabel = _time_label(results, benchmark)
-    name, label = benchmark_title(benchmark, results), metric_label(metric)
+    name = benchmark_title(benchmark, results)
+    true = results.score(benchmark) == "true"
+    label = metric_label(metric)
+    title = f"true {label} of the incumbent" if true else f"best {label} so far"
     fig = plots.anytime(
-        summarise_curves(curves, stat), style, f"{name}: best {label} so far",
-        f"best {label} so far", xlabel, stat, best_known=ref.best, log_x=log_time,
+        summarise_curves(curves, stat), style, f"{name}: {title}",
+        f"incumbent {label} ({results.score(benchmark)})", xlabel, stat, best_known=ref.best,
+        log_x=log_time,
     )
     paths = save(fig, out, f"anytime_{_safe(benchmark)}")
     regret = ref.regret(curves)
@@ -236,9 +255,11 @@ def _learning_curves(results: Results, run: pd.Series, out: Path, notes: list[st
     n_trials = reports["trial_id"].nunique()
     title = (f"{run.method} on {benchmark_title(run.benchmark, results)}, seed {run.seed}: "
              f"{n_trials} trials")  # fmt: skip
+    metric = run.get("raw_metric")  # a derived score (analysis.multiobjective): plot its metric
+    metric = metric if isinstance(metric, str) else run.metric
     fig = plots.learning_curves(
-        reports, run.metric, title, _time_label(results, run.benchmark), OUTCOME_COLORS,
-        ylabel=metric_label(run.metric),
+        reports, metric, title, _time_label(results, run.benchmark), OUTCOME_COLORS,
+        ylabel=metric_label(metric),
     )  # fmt: skip
     return save(fig, out, "learning_curves")
 
@@ -309,6 +330,13 @@ def _summary(
         "time average of normalised regret over the budget, counting 1 before the first report.",
         f"Curves show the {STAT_LABELS[stat]} over seeds.",
         "",
+        "Incumbent score per benchmark: "
+        + ", ".join(f"{b} {results.score(b)}" for b in sorted(refs))
+        + ". The incumbent is the report with the lowest reported value so far (what the method "
+        "would return); `true` scores it by its noise-free value at that epoch (the surrogate's "
+        "mean curve, the table's mean over seeds), `observed` by the reported value (biased low "
+        "on noisy benchmarks: the winner's curse).",
+        "",
         "## Final performance",
         "",
         f"Bold: best mean. {tables.MARK}: not significantly worse than the best (one-sided "
@@ -362,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="time axis of the per-benchmark curves (default: log)")
     parser.add_argument("--include-incomplete", action="store_true",
                         help="also analyse runs that did not finish")
+    parser.add_argument("--score", choices=SCORES, default=None,
+                        help="score incumbents by their noise-free value (true) or by the "
+                        "reported one (observed); default: true where the results carry it")
     args = parser.parse_args(argv)
     try:
         _make_folder(args.out)  # before any work
@@ -372,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         for note in results.notes:
             print(f"note: {note}", file=sys.stderr)
         files, notes = make_figures(
-            results, args.out, args.stat, args.alpha, args.run, args.time_axis == "log"
+            results, args.out, args.stat, args.alpha, args.run, args.time_axis == "log",
+            args.score,
         )
     except ResultsError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -60,7 +60,8 @@ def _worker_main(conn: Connection, spec: dict[str, Any], run_id: str) -> None:
                 run = objective.start_trial(trial_id, config, seed)
             while True:
                 result = run.next_epoch()
-                conn.send(("epoch", trial_id, result.metrics, result.epoch_time))
+                conn.send(("epoch", trial_id, result.metrics, result.epoch_time,
+                           result.true_metrics))
                 decision = conn.recv()
                 if decision == CONTINUE:
                     continue
@@ -183,8 +184,8 @@ class LocalBackend:
             self.log.fail(trial_id, message[2], self.now())
             self._release(worker)
             return
-        _, _, metrics, epoch_time = message
-        result = EpochResult(metrics, epoch_time)
+        _, _, metrics, epoch_time, true_metrics = message
+        result = EpochResult(metrics, epoch_time, true_metrics)
         outcome = self.log.report(trial_id, result, self.now(), worker.index)
         decision = {"continue": CONTINUE, "paused": PAUSE}.get(outcome, STOP)
         try:

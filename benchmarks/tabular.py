@@ -7,7 +7,9 @@ recorded configurations instead of optimising over the continuous space. A confi
 the table is refused with an error.
 
 A configuration recorded with several seeds replays one of them, chosen by the trial's seed, so
-repeated runs with different seeds see the seed-to-seed noise of the real objective.
+repeated runs with different seeds see the seed-to-seed noise of the real objective. Its
+noise-free value at an epoch (``EpochResult.true_metrics``) is the mean over the seeds the table
+recorded for it: the recorded value itself for a configuration with one seed.
 
 ``timing`` (benchmark key ``timing``: a timing table of the same configurations, see
 :mod:`surrogates.timing`) replaces the recorded epoch times: every epoch of a configuration then
@@ -54,6 +56,7 @@ class TabularObjective(Objective):
         }
         self._config_ids = {key: cid for cid, key in keys.items()}
         self._curves: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._means: dict[int, np.ndarray] = {}
         n = self.max_epochs
         if from_timing:
             means = self.timing.frame.groupby("config_id")
@@ -67,11 +70,23 @@ class TabularObjective(Objective):
             timed = self.timing.frame.groupby("config_id")["epoch_time"].mean()
             times = df["config_id"].map(timed).to_numpy(dtype=float)
         cids = df["config_id"].to_numpy()
+        self._ranges = {
+            name: (float(np.nanmin(column)), float(np.nanmax(column)))
+            for name, column in zip(self.metric_names, metric_values.T, strict=True)
+            if np.isfinite(column).any()
+        }
+        self._ranges["epoch_time"] = (float(np.nanmin(times)), float(np.nanmax(times)))
         for start in range(0, len(df), n):
             cid = int(cids[start])
             self._curves.setdefault(cid, []).append(
                 (metric_values[start : start + n], times[start : start + n])
             )
+        with np.errstate(invalid="ignore"):  # a metric that is NaN for every seed stays NaN
+            for cid, curves in self._curves.items():
+                stacked = np.stack([m for m, _ in curves])
+                finite = np.isfinite(stacked).sum(axis=0)
+                total = np.where(np.isfinite(stacked), stacked, 0.0).sum(axis=0)
+                self._means[cid] = np.where(finite > 0, total / np.maximum(finite, 1), np.nan)
 
     def _timing_table(self, timing: Table | str | Path | None) -> Table | None:
         if timing is None:
@@ -86,15 +101,21 @@ class TabularObjective(Objective):
         key = self.space.key(config)
         if key not in self._config_ids:
             raise KeyError(f"configuration {config} is not recorded in table '{self.table.name}'")
-        curves = self._curves[self._config_ids[key]]
+        cid = self._config_ids[key]
+        curves = self._curves[cid]
         metrics, times = curves[int(np.random.default_rng(seed).integers(len(curves)))]
-        return CurveRun(self.metric_names, metrics, times)
+        return CurveRun(self.metric_names, metrics, times, true_metrics=self._means[cid])
 
     def best_known_value(self) -> float:
         return float(self.table.frame[self.metric].min())
 
     def worst_known_value(self) -> float:
         return float(self.table.frame[self.metric].max())
+
+    def metric_range(self, metric: str) -> tuple[float, float] | None:
+        """The range of ``metric`` over the replayed curves (epoch times from the timing table
+        where one is given)."""
+        return self._ranges.get(metric)
 
     def describe(self) -> dict:
         return {

@@ -25,6 +25,7 @@ from hpo_methods.protocol import Decision, TrialStatus, TuningMethod
 from hpo_methods.space import Config
 
 ReportCallback = Callable[[dict[str, Any]], None]
+TRUE_PREFIX = "true_"  # reports.parquet column of a metric's noise-free value: true_<metric>
 
 
 @dataclass(frozen=True)
@@ -202,8 +203,11 @@ class TuningLog:
             "worker": worker,
             "decision": outcome,
         }
+        true = result.true_metrics or {}
         for name in self.metric_names:
             row[name] = float(result.metrics.get(name, math.nan))
+        for name in self.metric_names:  # noise-free values where the objective knows them
+            row[f"{TRUE_PREFIX}{name}"] = float(true.get(name, math.nan))
         for name, value in state.config.items():
             row[f"config_{name}"] = value
         self.reports.append(row)

@@ -32,7 +32,7 @@ from surrogates.model import (
     SurrogateModel,
     Target,
 )
-from surrogates.noise import NoiseModel, estimate_noise
+from surrogates.noise import CurveNoise, NoiseModel, estimate_metric_noise, estimate_noise
 from surrogates.table import Table, TableError, load_table
 
 DEFAULT_PARAMS = Path(__file__).with_name("xgb_params.json")
@@ -87,6 +87,17 @@ def curve_mean_time(frame: pd.DataFrame, z: np.ndarray, outputs: list[str]) -> n
     keys = [frame["config_id"].to_numpy(), frame["seed"].to_numpy()]
     labels[:, k] = pd.Series(z[:, k]).groupby(keys).transform("mean").to_numpy()
     return labels
+
+
+def curve_features(encoder: FeatureEncoder, frame: pd.DataFrame) -> pd.DataFrame:
+    """The numeric features of every configuration of ``frame`` (one row per config_id): the
+    candidate covariates of the metric's noise scale (see
+    :func:`surrogates.noise.estimate_metric_noise`)."""
+    first = frame.sort_values(["config_id", "epoch"]).groupby("config_id").head(1)
+    x = encoder.encode_frame(first)
+    numeric = [i for i, kind in enumerate(encoder.types[:-1]) if kind == "q"]
+    return pd.DataFrame(x[:, numeric], index=first["config_id"].to_numpy(),
+                        columns=[encoder.names[i] for i in numeric])
 
 
 def fit_model(
@@ -155,6 +166,12 @@ def fit_model(
         for name, (source, rows) in per_config.items():
             parts[name] = timing_tables.log_noise(rows, source.max_epochs, table.max_epochs, name)
         noise = NoiseModel(outputs, parts, noise.n_configs, noise.n_curves)
+    metric_noise = estimate_metric_noise(
+        frame, table.metric, curve_features(encoder, frame), table.max_epochs
+    )
+    if metric_noise is not None:  # the objective metric's noise in its own units instead
+        parts = {**noise.parts, table.metric: CurveNoise([0.0] * table.max_epochs)}
+        noise = NoiseModel(noise.outputs, parts, noise.n_configs, noise.n_curves, metric_noise)
     manifest = {
         "format_version": FORMAT_VERSION,
         "table": {

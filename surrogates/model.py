@@ -296,6 +296,12 @@ class SurrogateModel:
         self.config_metrics = tuple(t.name for t in self.targets if t.name in per_config)
         self._per_config = np.array([t.name in per_config for t in self.targets])
         self.noise = NoiseModel.from_json(manifest["noise"])
+        covariate = self.noise.metric.covariate if self.noise.metric is not None else None
+        self._noise_feature = self.encoder.names.index(covariate) if covariate else None
+        self._noise_metric = (
+            [t.name for t in self.targets].index(self.noise.metric.metric)
+            if self.noise.metric is not None else None
+        )
         self._center = np.array([t.center for t in self.targets])
         self._scale = np.array([t.scale for t in self.targets])
         self._epochs = np.arange(1, self.max_epochs + 1, dtype=float)
@@ -436,12 +442,29 @@ class SurrogateModel:
 
         ``rng`` None gives the mean curve; otherwise noise that is consistent along the curve.
         """
-        raw = self.forest.curve(self.encoder.encode_config(config), self._epochs)
+        metrics, times, _ = self.curve_and_mean(config, rng)
+        return metrics, times
+
+    def curve_and_mean(
+        self, config: Config, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`curve` plus the noise-free metrics (the mean curve) of the same configuration.
+
+        The model-scale noise of :attr:`noise` is drawn first, then the objective metric's own
+        (:class:`~surrogates.noise.MetricNoise`, where the surrogate has one), from ``rng``.
+        """
+        features = self.encoder.encode_config(config)
+        raw = self.forest.curve(features, self._epochs)
         z = raw * self._scale + self._center
-        if rng is not None:
-            z = z + self.noise.sample(rng)
-        out = self.outputs(self._flatten(z))
-        return out[:, :-1], out[:, -1]
+        mean = self.outputs(self._flatten(z))
+        if rng is None:
+            return mean[:, :-1], mean[:, -1], mean[:, :-1]
+        out = self.outputs(self._flatten(z + self.noise.sample(rng)))
+        metric_noise, k = self.noise.metric, self._noise_metric
+        if metric_noise is not None and k is not None:
+            x = features[self._noise_feature] if self._noise_feature is not None else 0.0
+            out[:, k] = metric_noise.apply(mean[:, k], x, rng, self._lo[k], self._hi[k])
+        return out[:, :-1], out[:, -1], mean[:, :-1]
 
     def _flatten(self, z: np.ndarray) -> np.ndarray:
         """Per-configuration outputs constant along each curve: their mean over the epochs.

@@ -19,6 +19,9 @@ Per-configuration metrics (``peak_memory_mb``, ``latency_ms``; see :mod:`surroga
 scored the same way in ``config_metrics``: the held-out prediction of each configuration against
 its observed mean over seeds (R^2, also of the logs, Spearman, Kendall), beside the same
 seed-vs-seed ceiling, all on the table the metric was fitted to (the timing table where it has it).
+
+Section ``noise`` (and ``noise.png``/``.pdf``): the held-out surrogate's noisy curves against the
+table's on rise share, step size and seed spread (:mod:`surrogates.noise_validation`).
 """
 
 from __future__ import annotations
@@ -50,6 +53,14 @@ TARGETS = {  # final epoch unless named otherwise
     "min_checkpoint_spearman": 0.85,
     "epoch_time_r2": 0.95,
     "cumulative_time_decreasing_steps": 0.0,
+    # noisy curves against the data (surrogates/noise_validation.py): |relative difference|
+    "noise_rise_share": 0.10,
+    "noise_step_size": 0.10,
+    "noise_seed_spread": 0.10,
+}
+AT_MOST = {  # targets met when the value is at most the target (the others: at least)
+    "cumulative_time_decreasing_steps", "noise_rise_share", "noise_step_size",
+    "noise_seed_spread",
 }
 
 
@@ -82,9 +93,12 @@ def out_of_fold_curves(
     """Predicted mean (and one noisy) curve of every configuration from the fold that held it out.
 
     Returns config_ids (sorted), mean and noisy arrays of shape (configs, epochs, outputs), the
-    output names, the fold of every configuration, and the noise model of each fold.
+    output names, the fold of every configuration, the noise model of each fold, and (``noisy``)
+    ``metric_draws``: per config_id, :func:`surrogates.noise_validation.draws_per_config` more
+    noisy curves of the metric, shape (draws, epochs).
     """
     from surrogates.fit import fit_model
+    from surrogates.noise_validation import draws_per_config
 
     frame = table.frame
     configs = table.configs
@@ -95,6 +109,8 @@ def out_of_fold_curves(
     mean = noisy_curves = None
     fold_of = np.full(n, -1)
     noise_models = []
+    n_draws = draws_per_config(table) if noisy else {}
+    metric_draws: dict[int, np.ndarray] = {}
     for k, (train_ids, test_ids) in enumerate(folds):
         train = frame[frame["config_id"].isin(train_ids)]
         model = fit_model(table, train, settings, nthread=nthread, timing=timing)
@@ -112,9 +128,15 @@ def out_of_fold_curves(
                 rng = np.random.default_rng([seed, int(cid)])
                 metrics, times = model.curve(config, rng)
                 noisy_curves[position[cid]] = np.column_stack([metrics, times])
+                m = model.target_names.index(table.metric)
+                metric_draws[int(cid)] = np.stack([
+                    model.curve(config, np.random.default_rng([seed, int(cid), 1 + j]))[0][:, m]
+                    for j in range(n_draws[int(cid)])
+                ])
     return {
         "config_ids": ids, "mean": mean, "noisy": noisy_curves if noisy else None,
         "outputs": model.target_names, "fold": fold_of, "folds": folds, "noise": noise_models,
+        "metric_draws": metric_draws if noisy else None,
     }
 
 
@@ -352,6 +374,10 @@ def cross_validate(
     if oof["noisy"] is not None:
         rises["surrogate_noisy_curves"] = _rise_share(oof["noisy"][:, :, m])
     report["val_error_rise_share"] = rises
+    if oof["metric_draws"]:
+        from surrogates.noise_validation import noise_report
+
+        report["noise"] = noise_report(table, oof["metric_draws"])
     final_obs, final_pred = obs_mean[:, -1, m], pred[:, -1, m]
     best = int(np.argmin(final_pred))
     per_fold = []
@@ -423,10 +449,15 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
             report["cumulative_time_decreasing_share"].values()
         ),
     }
+    noise = report.get("noise", {})
+    for name, key in (("noise_rise_share", "rise_share"), ("noise_step_size", "step_size"),
+                      ("noise_seed_spread", "seed_spread")):
+        diff = noise.get(key, {}).get("relative_difference")
+        values[name] = abs(diff) if diff is not None else None
     out = {}
     for name, goal in TARGETS.items():
         value = values[name]
-        if name == "cumulative_time_decreasing_steps":
+        if name in AT_MOST:
             met = value is not None and value <= goal
         else:
             met = value is not None and value >= goal
@@ -441,6 +472,10 @@ def write_report(report: dict[str, Any], out: str | Path) -> None:
     public = {k: v for k, v in report.items() if not k.startswith("_")}
     (out / "validation.json").write_text(json.dumps(public, indent=2, sort_keys=True) + "\n")
     _figure(report, out)
+    if "noise" in report:
+        from surrogates.noise_validation import figure
+
+        figure(report["noise"], report["table"]["metric"], out)
 
 
 def _figure(report: dict[str, Any], out: Path) -> None:
@@ -566,6 +601,10 @@ def print_summary(report: dict[str, Any]) -> None:
         print(line)
     print(f"  cumulative time decreasing share: {report['cumulative_time_decreasing_share']}")
     print(f"  val_error rise share: {report['val_error_rise_share']}")
+    if "noise" in report:
+        from surrogates.noise_validation import summary_lines
+
+        print("\n".join(summary_lines(report["noise"])))
     pick = report["surrogate_pick"]
     print(f"  surrogate's pick: true final {pick['true_final']:.4f} (rank {pick['true_rank']}; "
           f"best {pick['best_true_final']:.4f}, median {pick['median_true_final']:.4f})")

@@ -261,6 +261,10 @@ class GPModel:
         """Targets (after the transform) in the units :meth:`predict` returns."""
         return (np.asarray(y, dtype=float) - self._y_mean) / self._y_std
 
+    def unstandardise(self, z: np.ndarray | float) -> np.ndarray | float:
+        """The inverse of :meth:`standardise`: predictions back in target units."""
+        return np.asarray(z, dtype=float) * self._y_std + self._y_mean
+
     def fantasy_variance(self, query: PointParts, pending: PointParts | None) -> np.ndarray:
         """Predictive variance at ``query`` once the ``pending`` inputs are observed at their
         posterior means (the kriging believer; the posterior mean does not change): the Schur

@@ -14,6 +14,11 @@ variances, no refit; :class:`~hpo_methods.searchers.gp.Fantasies` adds each one 
 kriging believer, a fantasy below the incumbent becomes the incumbent, so EI does not reward a
 candidate next to a pending trial for its mean alone.
 
+Subclasses may multiply EI by a factor of their own (:meth:`GPSearcher.log_weight`: constrained
+BO's probability of feasibility, cost-aware BO's inverse cost), evaluated once per rebuild. Where
+the training data has no incumbent row (e.g. no feasible observation yet), EI is flat and the
+factor alone ranks the candidates.
+
 Rebuilds happen when the model's inputs change (e.g. MOBSTER's target rung), when the cache has
 no fresh candidate left, when the fantasy set grows past ``MAX_FANTASIES``, and once
 ``max(1, n_at_last_rebuild // 25)`` new observations arrived: after every observation up to 50,
@@ -23,6 +28,7 @@ O(m n p) proposals, instead of a refit and a full acquisition search per proposa
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -70,6 +76,7 @@ class _Cache:
     key: Hashable
     known: set[int]  # trials that had their value (at the model key) when the cache was built
     fantasies: Fantasies  # the candidates' variance given the fantasised trials
+    log_weight: np.ndarray | float = 0.0  # log of the factor multiplying EI (see log_weight)
     fantasised: set[int] = field(default_factory=set)
 
 
@@ -134,6 +141,11 @@ class GPSearcher(BaseSearcher):
     def valued_trials(self) -> set[int]:
         """The trials that have the value the model wants from them (at the model key)."""
 
+    def log_weight(self, points: np.ndarray) -> np.ndarray | float:
+        """log of a factor multiplying EI at encoded ``points`` (plain EI: 0.0); evaluated after
+        the GP is fitted, once per rebuild."""
+        return 0.0
+
     # -- events -----------------------------------------------------------------------------------
 
     def on_trial_start(self, trial_id: int, config: Config) -> None:
@@ -182,7 +194,8 @@ class GPSearcher(BaseSearcher):
         if optimize:
             self._n_at_refit = n_seen
         z = np.asarray(self.model.standardise(y))
-        best = float(np.min(z[data.incumbent_rows]))
+        incumbents = z[data.incumbent_rows]
+        best = float(np.min(incumbents)) if len(incumbents) else math.inf  # inf: EI is flat
         known = set(self.valued_trials())
         self._touched = set()
         pending = self._pending_parts(known)
@@ -197,9 +210,11 @@ class GPSearcher(BaseSearcher):
             centres = self.encode_trials([data.trial_ids[i] for i in order])
 
             believed = min(best, float(np.min(pending.mean))) if pending is not None else best
+            believed = believed if math.isfinite(best) else math.inf
 
             def score(points: np.ndarray) -> np.ndarray:
-                return self._log_ei(self.model.parts(self.to_inputs(points)), pending, believed)
+                log_ei = self._log_ei(self.model.parts(self.to_inputs(points)), pending, believed)
+                return log_ei + self.log_weight(points)
 
             points = search_points(self.space, score, self.rng, centres, self.n_candidates)
             uniform, local = points[: self.n_candidates], points[self.n_candidates :]
@@ -207,11 +222,16 @@ class GPSearcher(BaseSearcher):
             points = np.vstack([uniform, best_local])
         parts = self.model.parts(self.to_inputs(points))
         fantasies = Fantasies(self.model, parts)
-        self._cache = _Cache(points, configs, parts, best, self.model_key(), known, fantasies)
+        self._cache = _Cache(
+            points, configs, parts, best, self.model_key(), known, fantasies,
+            self.log_weight(points),
+        )  # fmt: skip
         self._n_at_rebuild = n_seen
         self.n_rebuilds += 1
 
     def _log_ei(self, parts: PointParts, pending: PointParts | None, best: float) -> np.ndarray:
+        if not math.isfinite(best):
+            return np.zeros(len(parts.mean))
         var = self.model.fantasy_variance(parts, pending)
         return log_expected_improvement(parts.mean, np.sqrt(var), best)
 
@@ -234,9 +254,13 @@ class GPSearcher(BaseSearcher):
         if new:  # the fantasy set only grows until the next rebuild
             cache.fantasies.add(self.model.parts(self.to_inputs(self.encode_trials(new))))
             cache.fantasised.update(new)
-        var = cache.fantasies.variance()
-        best = min(cache.best, cache.fantasies.min_mean)
-        scores = log_expected_improvement(cache.parts.mean, np.sqrt(var), best)
+        if math.isfinite(cache.best):
+            var = cache.fantasies.variance()
+            best = min(cache.best, cache.fantasies.min_mean)
+            scores = log_expected_improvement(cache.parts.mean, np.sqrt(var), best)
+        else:
+            scores = np.zeros(len(cache.points))  # no incumbent: the weight alone decides
+        scores = scores + cache.log_weight
         for i in np.argsort(-scores, kind="stable"):
             if cache.configs is not None:
                 config = dict(cache.configs[i])
