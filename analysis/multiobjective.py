@@ -215,7 +215,8 @@ def derive_scores(results: Results) -> Results:
     order = [k for k in ["benchmark", "method", "seed", "time", "trial_id", "epoch"]
              if k in reports.columns]  # fmt: skip
     reports = reports.sort_values(order, kind="stable", ignore_index=True)
-    return Results(runs=runs, reports=reports, trials=results.trials, skipped=results.skipped)
+    return Results(runs=runs, reports=reports, trials=results.trials, skipped=results.skipped,
+                   notes=results.notes, scores=results.scores)
 
 
 def hv_ranges(results: Results) -> dict[str, dict[str, tuple[float, float, str]]]:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.load import Results, ResultsError, load_results
+from analysis.load import Results, ResultsError, load_results, objective_identity
 from analysis.stats import holm, min_wilcoxon_p, wilcoxon_greater
 from analysis.trajectories import (
     SCORES,
@@ -54,7 +54,6 @@ FORMAT = "tunebench-regression-baseline"
 VERSION = 1
 VALUES = ("final", "regret", "auc")
 DECIDING = ("regret", "auc")  # normalised, so one tolerance fits both
-LOCATION_KEYS = {"table", "path", "model", "data", "data_dir", "root", "folder", "dir"}
 EXACT_RTOL = 1e-12
 TOLERANCE = 0.005  # mean change in normalised regret / AUC that matters: 0.5% of worst - best
 UNCHANGED, NOISE, IMPROVED, REGRESSED = (
@@ -73,11 +72,7 @@ def benchmark_identity(run: pd.Series) -> dict[str, Any]:
     """What makes two runs' benchmark the same: run.json's objective without file locations
     (keys such as ``table`` or ``*_path``: the same table may live elsewhere on another machine;
     its checksum, where recorded, stays) and the best known value."""
-    objective = {
-        k: _plain(v)
-        for k, v in sorted(run["objective"].items())
-        if k not in LOCATION_KEYS and not k.endswith(("_path", "_dir"))
-    }
+    objective = {k: _plain(v) for k, v in objective_identity(run["objective"]).items()}
     return {
         "name": run["benchmark"],
         "objective": objective,
@@ -149,6 +144,11 @@ def make_baseline(results: Results, source: str = "") -> dict[str, Any]:
             str(seed): {v: float(metrics.loc[(benchmark, method, seed), v]) for v in VALUES}
             for seed in sorted(runs["seed"])
         }
+        for seed, values in seeds.items():
+            if not all(math.isfinite(x) for x in values.values()):
+                horizon = refs[str(benchmark)].horizon
+                raise Refused(f"{where} seed {seed}: no value at the horizon ({horizon:g} s): the "
+                              "run reported nothing by then; a baseline needs every run's value")
         groups.append(
             {
                 "benchmark": benchmark,
@@ -181,7 +181,59 @@ def read_baseline(path: Path) -> dict[str, Any]:
         raise Refused(f"'{path}' is not a tunebench regression baseline (no format '{FORMAT}')")
     if data.get("version") != VERSION:
         raise Refused(f"baseline '{path}' has version {data.get('version')}, this reads {VERSION}")
+    problem = baseline_problem(data)
+    if problem:
+        raise Refused(f"baseline '{path}': {problem}; record it again")
     return data
+
+
+def baseline_problem(data: dict[str, Any]) -> str:
+    """What makes a baseline unusable ('' if nothing): a missing key, a value of the wrong
+    type, a null or non-finite value, references that cannot normalise, no seeds."""
+    benchmarks = data.get("benchmarks")
+    if not isinstance(benchmarks, dict) or not benchmarks:
+        return "'benchmarks' must be a non-empty mapping"
+    for name, bench in benchmarks.items():
+        where = f"benchmarks['{name}']"
+        if not isinstance(bench, dict) or not isinstance(bench.get("identity"), dict):
+            return f"{where} needs an 'identity' mapping"
+        ref = bench.get("reference")
+        if not isinstance(ref, dict):
+            return f"{where} needs a 'reference' mapping"
+        for key in ("best", "worst", "horizon"):
+            if not _finite(ref.get(key)):
+                return f"{where}.reference.{key} must be a finite number (got {ref.get(key)!r})"
+        if not ref["worst"] > ref["best"] or not ref["horizon"] > 0:
+            return (f"{where}.reference is degenerate (best {ref['best']}, worst {ref['worst']}, "
+                    f"horizon {ref['horizon']})")
+    groups = data.get("groups")
+    if not isinstance(groups, list) or not groups:
+        return "'groups' must be a non-empty list"
+    for i, group in enumerate(groups):
+        where = f"groups[{i}]"
+        if not isinstance(group, dict):
+            return f"{where} must be a mapping"
+        for key, kind in (("benchmark", str), ("method", str), ("settings", dict),
+                          ("method_settings", dict), ("seeds", dict), ("git_revision", list)):
+            if not isinstance(group.get(key), kind):
+                return f"{where}.{key} must be a {kind.__name__} (got {group.get(key)!r})"
+        if group["benchmark"] not in benchmarks:
+            return f"{where}.benchmark '{group['benchmark']}' is not in 'benchmarks'"
+        if not group["seeds"]:
+            return f"{where} ({group['benchmark']}/{group['method']}) has no seeds"
+        for seed, values in group["seeds"].items():
+            if not str(seed).lstrip("-").isdigit() or not isinstance(values, dict):
+                return f"{where}.seeds['{seed}'] must map an integer seed to its values"
+            for value in VALUES:
+                if not _finite(values.get(value)):
+                    return (f"{where}.seeds['{seed}'].{value} must be a finite number "
+                            f"(got {values.get(value)!r})")
+    return ""
+
+
+def _finite(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))  # fmt: skip
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -320,7 +372,7 @@ def _only_benchmarks(results: Results, keep: set[str]) -> Results:
         return frame[frame["benchmark"].isin(keep)]
 
     return Results(part(results.runs), part(results.reports), part(results.trials),
-                   results.skipped, dict(results.scores))
+                   results.skipped, notes=results.notes, scores=dict(results.scores))
 
 
 def _compare_settings(where: str, recorded: dict, current: dict) -> None:
@@ -459,8 +511,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "record":
             results = choose_scores(load_results(args.results), args.score)
             baseline = make_baseline(results, ", ".join(map(str, args.results)))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(baseline, indent=2, sort_keys=True) + "\n")
+            text = json.dumps(baseline, indent=2, sort_keys=True, allow_nan=False) + "\n"
+            _write(args.out, text)
             seeds = sum(len(g["seeds"]) for g in baseline["groups"])
             print(f"recorded {len(baseline['groups'])} benchmark/method group(s), {seeds} runs "
                   f"-> {args.out}")
@@ -473,10 +525,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = report_markdown(result, baseline, results, args.alpha, args.tolerance)
     if args.report is not None:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(text)
+        try:
+            _write(args.report, text)
+        except ResultsError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     print(text, end="")
     return 1 if result.regressed else 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a file the user named; a folder in the way or an unwritable place is an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as err:
+        raise ResultsError(f"cannot write '{path}': {err.strerror or err}") from err
 
 
 if __name__ == "__main__":

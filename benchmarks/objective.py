@@ -84,6 +84,18 @@ class Objective(ABC):
             run.next_epoch()
         return run
 
+    def for_run(self, run_id: str) -> Objective:
+        """This objective with whatever paused trials save (checkpoints) kept apart under
+        ``run_id`` (unique per run), so that concurrent runs never share it. Objectives that
+        save nothing return themselves."""
+        return self
+
+    def discard_paused(self, trial_id: int) -> None:  # noqa: B027 - optional hook
+        """Delete what paused trial ``trial_id`` saved: it will not resume."""
+
+    def discard_run(self) -> None:  # noqa: B027 - optional hook
+        """Delete everything the trials of this run (see :meth:`for_run`) saved."""
+
     def best_known_value(self) -> float | None:
         """The best value of ``metric`` known for this problem (for normalised regret)."""
         return None

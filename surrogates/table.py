@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,7 @@ META_FILE = "meta.json"
 KEY_COLUMNS = ("config_id", "seed", "epoch")
 REQUIRED_METRICS = ("val_error", "epoch_time", "cumulative_time")
 REQUIRED_META = ("name", "search_space", "max_epochs", "metric", "metrics")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
 class TableError(ValueError):
@@ -142,6 +144,10 @@ def validate_table(table: Table) -> None:
     missing_meta = [k for k in REQUIRED_META if k not in table.meta]
     if missing_meta:
         raise TableError(f"{table.path / META_FILE}: missing keys {missing_meta}")
+    name = table.meta["name"]
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
+        raise TableError(f"{table.path / META_FILE}: name {name!r} must be letters, digits and "
+                         "_ . - (it names folders, e.g. the cached surrogate's)")
     try:
         space = SearchSpace.from_spec(table.meta["search_space"])
     except SearchSpaceError as err:

@@ -21,14 +21,19 @@ have spent.
 
 ``pause()`` writes a checkpoint (model, optimizer, LR schedule, epoch, RNG states) and frees the
 model; the next ``next_epoch()`` loads it with ``torch.load(weights_only=True)`` and continues the
-same curve as an uninterrupted run (bit for bit on the CPU).
+same curve as an uninterrupted run (bit for bit on the CPU). A run's checkpoints live in a folder
+of their own, ``<checkpoint_dir>/run-<id>`` (:meth:`RealObjective.for_run`), so concurrent runs
+never share a checkpoint name; a trial's checkpoint is deleted when it ends, when the method drops
+it while paused, and with the whole folder when the run ends.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -39,7 +44,7 @@ import torch
 from torch import nn
 
 from benchmarks.objective import EpochResult, Objective, TrialRun
-from benchmarks.real import COST_METRICS, LATENCY_METRIC, MEMORY_METRIC
+from benchmarks.real import COST_METRICS, LATENCY_METRIC, MEMORY_METRIC, SPEC_KEYS
 from benchmarks.real.data import augment, load_cifar10, normalize, split_indices, to_tensor
 from benchmarks.real.models import MODELS, make_model
 from hpo_methods.space import Config, SearchSpace
@@ -139,15 +144,28 @@ class RealObjective(Objective):
             "cost_metrics": measurement(self.device) if self.cost_metrics else None,
         }
 
+    def for_run(self, run_id: str) -> RealObjective:
+        """This objective with checkpoints under ``<checkpoint_dir>/run-<run_id>``."""
+        scoped = copy.copy(self)
+        scoped.checkpoint_dir = self.checkpoint_dir / f"run-{run_id}"
+        scoped._own_checkpoints = False
+        scoped._run_scoped = True
+        return scoped
+
+    def discard_paused(self, trial_id: int) -> None:
+        for path in self.checkpoint_dir.glob(f"trial-{int(trial_id)}-*.pt"):
+            path.unlink(missing_ok=True)
+
+    def discard_run(self) -> None:
+        """Delete this run's checkpoint folder (only a folder made by :meth:`for_run`)."""
+        if getattr(self, "_run_scoped", False):
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
+
     def __del__(self) -> None:
         if getattr(self, "_own_checkpoints", False):
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
 
-SPEC_KEYS = (
-    "data", "model", "n_train", "n_val", "max_epochs", "cache_dir", "checkpoint_dir", "threads",
-    "device", "split_seed", "eval_batch_size", "shortcut", "download", "name", "cost_metrics",
-)
 
 
 def from_spec(spec: dict[str, Any]) -> RealObjective:
@@ -160,7 +178,11 @@ def from_spec(spec: dict[str, Any]) -> RealObjective:
             f"valid: {', '.join(SPEC_KEYS)}"
         )
     if not options.get("data"):
-        raise ValueError(f"benchmark '{spec.get('name')}' needs benchmark.data (CIFAR-10 path)")
+        raise ValueError(
+            f"benchmark '{spec.get('name')}' needs benchmark.data=PATH: CIFAR-10 as the JPEG "
+            "archive (cifar10-jpeg.tar.gz), its extracted folder, or a folder for torchvision's "
+            "files (add benchmark.download=true to fetch them there where a network exists)"
+        )
     return RealObjective(**options)
 
 
@@ -348,9 +370,15 @@ class RealTrialRun(TrialRun):
                 cpu_rng=torch.get_rng_state(),
             )
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint.with_name(f".{self.checkpoint.name}.tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.checkpoint)
+        fd, name = tempfile.mkstemp(dir=self.checkpoint.parent, prefix=f".{self.checkpoint.name}.",
+                                    suffix=".tmp")  # fmt: skip
+        os.close(fd)
+        try:
+            torch.save(state, name)
+            os.replace(name, self.checkpoint)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
         self.net = None
         self.optimizer = None  # type: ignore[assignment]
         self.schedule = None  # type: ignore[assignment]
