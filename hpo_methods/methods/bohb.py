@@ -3,8 +3,9 @@
 Falkner, Klein, Hutter: "BOHB: Robust and Efficient Hyperparameter Optimization at Scale",
 ICML 2018. The scheduler is :class:`~hpo_methods.schedulers.hyperband.HyperbandScheduler`; the
 searcher is :class:`~hpo_methods.searchers.kde_bohb.KDEBOHBSearcher`, whose budgets are the
-epochs of Hyperband's rungs (its KDE uses the largest of them with ``min_points_in_model + 2``
-observations; a ``random_fraction`` of proposals stays random).
+epochs of Hyperband's rungs (its KDEs, as in HpBandSter, use the largest of them where the good
+and the disjoint bad set both have more rows than hyperparameters; a ``random_fraction`` of
+proposals stays random).
 """
 
 from __future__ import annotations

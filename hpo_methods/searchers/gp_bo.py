@@ -84,8 +84,15 @@ class GPBOSearcher(GPSearcher):
     def to_inputs(self, points: np.ndarray) -> np.ndarray:
         return points
 
-    def valued_trials(self) -> set[int]:
-        return self.finished
+    def known_keys(self) -> set[Hashable]:
+        return set(self.finished)
+
+    def fantasy_keys(self, known: set[Hashable]) -> list[Hashable]:
+        """Trials finished since the rebuild and running trials (their final values)."""
+        return sorted((self.running | self.finished) - known)
+
+    def key_inputs(self, keys: list[Hashable]) -> np.ndarray:
+        return self.encode_trials(keys)
 
 
 def bounded_history(observations: list, max_history: int) -> list:
