@@ -10,7 +10,13 @@ observations are modelled (the best half of that number plus the most recent oth
 hyperparameters are re-estimated every ``refit_every`` new observations (later every 20% growth),
 warm-started, and fixed in between; the GP and EI's candidate set are rebuilt after every
 observation up to 50 observations, then every 4% growth, and proposals in between reuse them with
-pending trials as fantasies (:mod:`hpo_methods.searchers.gp_searcher`).
+pending trials as fantasies (:mod:`hpo_methods.searchers.gp_searcher`). EI uses the latent
+(noise-free) predictive variance.
+
+Deviations from Snoek et al.: GP hyperparameters are point estimates (maximum marginal
+likelihood, :mod:`hpo_methods.searchers.gp`) rather than integrated out by slice sampling (their
+"integrated acquisition function"), and pending evaluations are posterior-mean fantasies (the
+kriging believer) rather than Monte Carlo fantasies averaged in EI.
 """
 
 from __future__ import annotations
