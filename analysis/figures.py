@@ -2,13 +2,20 @@
 
     python -m analysis.figures RESULTS_DIR [RESULTS_DIR ...] --out FIGDIR [--run RUN_FOLDER]
         [--stat mean|median|iqm] [--alpha 0.05] [--time-axis log|linear] [--include-incomplete]
+        [--score true|observed]
 
 Writes into FIGDIR, each as PDF and PNG: ``anytime_<benchmark>`` (incumbent against log time,
 shaded band), ``regret_<benchmark>`` (normalised regret, log-log), ``regret_all`` (mean over
 benchmarks, when there are several), ``rank_over_time``, ``cd_diagram`` (Friedman/Nemenyi on the
 final normalised regret; needs the ``stats`` extra), ``learning_curves`` (every trial of one run:
 ``--run``, else the first ASHA run), plus ``summary.md`` (tables and definitions) and
-``tables.tex``.
+``tables.tex``. Multi-objective benchmarks add ``hypervolume_<benchmark>`` (hypervolume over time)
+and ``pareto_<benchmark>`` (median attainment surfaces); constrained ones ``feasible_<benchmark>``
+(feasible incumbents and the share of feasible reports): see :mod:`analysis.multiobjective`.
+
+Incumbents are scored by their noise-free value (``--score true``, the default where the results
+carry it) or by the reported value (``--score observed``); see :mod:`analysis.trajectories`.
+Hypervolume and feasible incumbents are computed from reported values.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import plots, tables
+from analysis import multiobjective, plots, tables
 from analysis.aggregate import STAT_LABELS, STATISTICS, rank_over_time, summarise_curves
 from analysis.load import Results, ResultsError, load_results
 from analysis.stats import RankTest, friedman_nemenyi
 from analysis.style import OKABE_ITO, RC, MethodStyle, save
 from analysis.trajectories import (
+    SCORES,
     Reference,
     benchmark_grid,
+    choose_scores,
     incumbent_grid,
     references,
     run_metrics,
@@ -50,13 +59,16 @@ def make_figures(
     alpha: float = 0.05,
     run_folder: Path | None = None,
     log_time: bool = True,
+    score: str | None = None,
 ) -> list[Path]:
     """Write every figure, ``summary.md`` and ``tables.tex`` into ``out_dir``; list the files.
 
     ``log_time=False`` draws the per-benchmark anytime and regret curves on a linear time axis.
+    ``score``: how incumbents are scored (:func:`~analysis.trajectories.choose_scores`).
     """
     import matplotlib.pyplot as plt
 
+    choose_scores(results, score)
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = _pick_run(results, run_folder)  # a bad --run fails before any drawing
     refs = references(results)
@@ -69,6 +81,7 @@ def make_figures(
             written += _benchmark_figures(
                 results, benchmark, refs[benchmark], style, stat, out_dir, log_time
             )
+        written += multiobjective.make_figures(results, refs, style, stat, out_dir, log_time)
         if len(refs) > 1:
             written += _regret_all(results, refs, style, stat, out_dir)
         fractions = _fraction_grid(results, refs)
@@ -80,6 +93,7 @@ def make_figures(
             written += save(plots.cd_diagram(test, style, "final normalised regret"), out_dir,
                             "cd_diagram")
         written += _learning_curves(results, chosen, out_dir)
+    notes += multiobjective.summary_lines(results, refs, alpha)
     final = tables.final_performance(results, refs, alpha=alpha)
     auc = tables.per_benchmark(metrics, "auc", alpha, "area under the regret curve")
     regret = tables.per_benchmark(metrics, "regret", alpha, "final normalised regret")
@@ -115,9 +129,12 @@ def _benchmark_figures(
     curves = incumbent_grid(results, benchmark, grid)
     metric = results.runs.loc[results.runs.benchmark == benchmark, "metric"].iloc[0]
     xlabel = _time_label(results, benchmark)
+    true = results.score(benchmark) == "true"
+    title = f"true {metric} of the incumbent" if true else f"best {metric} so far"
     fig = plots.anytime(
-        summarise_curves(curves, stat), style, f"{benchmark}: best {metric} so far",
-        f"incumbent {metric}", xlabel, stat, best_known=ref.best, log_x=log_time,
+        summarise_curves(curves, stat), style, f"{benchmark}: {title}",
+        f"incumbent {metric} ({results.score(benchmark)})", xlabel, stat, best_known=ref.best,
+        log_x=log_time,
     )
     paths = save(fig, out, f"anytime_{_safe(benchmark)}")
     regret = ref.regret(curves)
@@ -188,8 +205,10 @@ def _learning_curves(results: Results, run: pd.Series, out: Path) -> list[Path]:
         return []
     n_trials = reports["trial_id"].nunique()
     title = f"{run.method} on {run.benchmark}, seed {run.seed}: {n_trials} trials"
+    metric = run.get("raw_metric")  # a derived score (analysis.multiobjective): plot its metric
+    metric = metric if isinstance(metric, str) else run.metric
     fig = plots.learning_curves(
-        reports, run.metric, title, _time_label(results, run.benchmark), OUTCOME_COLORS
+        reports, metric, title, _time_label(results, run.benchmark), OUTCOME_COLORS
     )
     return save(fig, out, "learning_curves")
 
@@ -238,6 +257,13 @@ def _summary(
         "run's first report; aggregated curves start once every seed has reported; AUC is the "
         "time average of normalised regret over the budget, counting 1 before the first report.",
         f"Curves show the {STAT_LABELS[stat]} over seeds.",
+        "",
+        "Incumbent score per benchmark: "
+        + ", ".join(f"{b} {results.score(b)}" for b in sorted(refs))
+        + ". The incumbent is the report with the lowest reported value so far (what the method "
+        "would return); `true` scores it by its noise-free value at that epoch (the surrogate's "
+        "mean curve, the table's mean over seeds), `observed` by the reported value (biased low "
+        "on noisy benchmarks: the winner's curse).",
         "",
         "## Final performance",
         "",
@@ -290,13 +316,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="time axis of the per-benchmark curves (default: log)")
     parser.add_argument("--include-incomplete", action="store_true",
                         help="also analyse runs that did not finish")
+    parser.add_argument("--score", choices=SCORES, default=None,
+                        help="score incumbents by their noise-free value (true) or by the "
+                        "reported one (observed); default: true where the results carry it")
     args = parser.parse_args(argv)
     try:
         results = load_results(args.results, include_incomplete=args.include_incomplete)
         if results.skipped:
             print(f"note: {results.skipped_note()}", file=sys.stderr)
         files = make_figures(
-            results, args.out, args.stat, args.alpha, args.run, args.time_axis == "log"
+            results, args.out, args.stat, args.alpha, args.run, args.time_axis == "log",
+            args.score,
         )
     except ResultsError as err:
         print(f"error: {err}", file=sys.stderr)

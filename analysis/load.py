@@ -36,15 +36,24 @@ class Results:
 
     ``runs``: one row per run (benchmark, method, seed, path, status, n_workers, backend, metric,
     max_epochs, best_known_value, worst_known_value, budget_time/trials/epochs, git_revision,
-    method_settings, benchmark_settings, objective). ``reports``: one row per epoch report with
-    benchmark, method, seed added. ``trials``: one row per trial, likewise. ``skipped``: folders
-    not loaded (incomplete or unreadable), with the reason.
+    method_settings, benchmark_settings, objective, problem). Runs of a multi-objective or
+    constrained problem are scored by :func:`analysis.multiobjective.derive_scores` (their
+    ``metric`` names the derived score, ``raw_metric`` the objective's own metric).
+    ``reports``: one row per epoch report with benchmark, method, seed added. ``trials``: one
+    row per trial, likewise. ``skipped``: folders not loaded (incomplete or unreadable), with
+    the reason.
     """
 
     runs: pd.DataFrame
     reports: pd.DataFrame
     trials: pd.DataFrame
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    # per benchmark: 'observed' or 'true' (see analysis.trajectories.choose_scores)
+    scores: dict[str, str] = field(default_factory=dict)
+
+    def score(self, benchmark: str) -> str:
+        """How incumbents of ``benchmark`` are scored: ``observed`` unless chosen otherwise."""
+        return self.scores.get(str(benchmark), "observed")
 
     @property
     def benchmarks(self) -> list[str]:
@@ -107,12 +116,14 @@ def load_results(
         extra = f" ({len(skipped)} incomplete or unreadable skipped)" if skipped else ""
         raise ResultsError(f"no complete runs found under {where}{extra}")
     runs = pd.DataFrame(run_rows).sort_values(KEYS, ignore_index=True)
-    return Results(
+    from analysis.multiobjective import derive_scores
+
+    return derive_scores(Results(
         runs=runs,
         reports=_concat(reports, ["benchmark", "method", "seed", "time", "trial_id", "epoch"]),
         trials=_concat(trials, ["benchmark", "method", "seed", "trial_id"]),
         skipped=skipped,
-    )
+    ))  # fmt: skip
 
 
 class _Skip(Exception):
@@ -164,9 +175,19 @@ def _load_run(folder: Path, include_incomplete: bool) -> tuple[dict, pd.DataFram
         "benchmark_settings": dict(config.get("benchmark") or {}),
         "objective": dict(objective),
         "ended_by": (info.get("summary") or {}).get("ended_by"),
+        "problem": _problem(info, folder),
     }
     label = {"benchmark": row["benchmark"], "method": row["method"], "seed": row["seed"]}
     return row, reports.assign(**label), trials.assign(**label)
+
+
+def _problem(info: dict[str, Any], folder: Path):
+    from analysis.multiobjective import run_problem
+
+    try:
+        return run_problem(info)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ResultsError(f"'{folder}': run.json has an unreadable problem: {err}") from err
 
 
 def _read_reports(folder: Path) -> pd.DataFrame | None:

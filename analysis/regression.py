@@ -1,6 +1,6 @@
 """Regression tracking: record a baseline of per-seed results, check fresh results against it.
 
-    python -m analysis.regression record RESULTS_DIR --out baseline.json
+    python -m analysis.regression record RESULTS_DIR --out baseline.json [--score true|observed]
     python -m analysis.regression check RESULTS_DIR --baseline baseline.json [--report report.md]
         [--alpha 0.05] [--tolerance 0.005]
 
@@ -8,7 +8,11 @@
 regret (``regret``) and the area under the normalised-regret curve (``auc``), with the code
 revision, the settings that make runs comparable (time/trial/epoch budget, n_workers, backend,
 seeds, the benchmark's identity) and the method settings, plus the reference values used to
-normalise (so that ``check`` normalises fresh results the same way).
+normalise (so that ``check`` normalises fresh results the same way) and the incumbent score of
+every benchmark (``true`` or ``observed``, :func:`analysis.trajectories.choose_scores`; default:
+true where the results carry noise-free values). ``check`` scores fresh results as the baseline
+did (a baseline without a score was recorded on observed values) and refuses a ``--score`` that
+differs from it.
 
 ``check`` refuses (exit 2) to compare results whose benchmark, budget, n_workers, backend or seeds
 differ from the baseline's, or that lack a recorded (benchmark, method). Otherwise, per
@@ -37,7 +41,14 @@ import pandas as pd
 
 from analysis.load import Results, ResultsError, load_results
 from analysis.stats import holm, min_wilcoxon_p, wilcoxon_greater
-from analysis.trajectories import Reference, references, run_metrics
+from analysis.trajectories import (
+    SCORES,
+    Reference,
+    choose_scores,
+    has_true_values,
+    references,
+    run_metrics,
+)
 
 FORMAT = "tunebench-regression-baseline"
 VERSION = 1
@@ -126,7 +137,8 @@ def make_baseline(results: Results, source: str = "") -> dict[str, Any]:
     for name, runs in results.runs.groupby("benchmark", sort=True):
         identity = _single([benchmark_identity(r) for _, r in runs.iterrows()],
                            "benchmark identity", f"benchmark '{name}'")
-        benchmarks[str(name)] = {"identity": identity, "reference": refs[str(name)].to_dict()}
+        benchmarks[str(name)] = {"identity": identity, "reference": refs[str(name)].to_dict(),
+                                 "score": results.score(str(name))}
     groups = []
     for (benchmark, method), runs in results.runs.groupby(["benchmark", "method"], sort=True):
         where = f"{benchmark}/{method}"
@@ -218,10 +230,15 @@ def check(
     baseline: dict[str, Any],
     alpha: float = 0.05,
     tolerance: float = TOLERANCE,
+    score: str | None = None,
 ) -> CheckResult:
-    """Compare ``results`` with ``baseline``; raise :class:`Refused` on mismatched settings."""
+    """Compare ``results`` with ``baseline``; raise :class:`Refused` on mismatched settings.
+
+    Incumbents are scored as the baseline scored them; ``score``, if given, must be that.
+    """
     notes: list[str] = []
     refs = _check_benchmarks(results, baseline)
+    _baseline_scores(results, baseline, score)
     extra = sorted(set(results.runs["benchmark"]) - set(refs))
     if extra:
         notes.append(f"benchmark(s) {', '.join(extra)}: not in the baseline, not compared")
@@ -279,12 +296,31 @@ def _check_benchmarks(results: Results, baseline: dict[str, Any]) -> dict[str, R
     return refs
 
 
+def _baseline_scores(results: Results, baseline: dict[str, Any], score: str | None) -> None:
+    """Score ``results`` as the baseline did (a baseline without scores: observed)."""
+    scores = {}
+    for name, recorded in baseline["benchmarks"].items():
+        used = recorded.get("score", "observed")
+        if score is not None and score != used:
+            raise Refused(f"benchmark '{name}': the baseline scores incumbents by {used} values, "
+                          f"not {score}; record a new baseline with --score {score}")
+        if used == "true":
+            part = results.reports[results.reports["benchmark"] == name]
+            metric = results.runs.loc[results.runs["benchmark"] == name, "metric"].iloc[0]
+            for (method, seed), reports in part.groupby(["method", "seed"]):
+                if not has_true_values(reports, metric):
+                    raise Refused(f"{name}/{method} seed {seed}: no noise-free values "
+                                  f"(true_{metric}), but the baseline scores by them")
+        scores[name] = used
+    results.scores = scores
+
+
 def _only_benchmarks(results: Results, keep: set[str]) -> Results:
     def part(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["benchmark"].isin(keep)]
 
     return Results(part(results.runs), part(results.reports), part(results.trials),
-                   results.skipped)
+                   results.skipped, dict(results.scores))
 
 
 def _compare_settings(where: str, recorded: dict, current: dict) -> None:
@@ -405,18 +441,23 @@ def main(argv: list[str] | None = None) -> int:
     rec = sub.add_parser("record", help="write a baseline file for a results folder")
     rec.add_argument("results", type=Path, nargs="+")
     rec.add_argument("--out", type=Path, required=True, help="baseline JSON file to write")
+    rec.add_argument("--score", choices=SCORES, default=None,
+                     help="score incumbents by noise-free (true) or reported (observed) values; "
+                     "default: true where the results carry them")
     chk = sub.add_parser("check", help="compare results with a baseline (exit 1: regression)")
     chk.add_argument("results", type=Path, nargs="+")
     chk.add_argument("--baseline", type=Path, required=True)
     chk.add_argument("--report", type=Path, default=None, help="write the Markdown report here")
     chk.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
+    chk.add_argument("--score", choices=SCORES, default=None,
+                     help="must match the baseline's score (default: the baseline's)")
     chk.add_argument("--tolerance", type=float, default=TOLERANCE,
                      help=f"smallest mean change in normalised regret or AUC that counts "
                      f"({TOLERANCE})")
     args = parser.parse_args(argv)
     try:
         if args.command == "record":
-            results = load_results(args.results)
+            results = choose_scores(load_results(args.results), args.score)
             baseline = make_baseline(results, ", ".join(map(str, args.results)))
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(baseline, indent=2, sort_keys=True) + "\n")
@@ -426,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         baseline = read_baseline(args.baseline)
         results = load_results(args.results)
-        result = check(results, baseline, args.alpha, args.tolerance)
+        result = check(results, baseline, args.alpha, args.tolerance, args.score)
     except ResultsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -57,6 +57,7 @@ def _execute(cfg, settings: RunSettings, objective, problem, method, folder: Pat
             "count_method_time": settings.count_method_time,
             "objective": objective.describe(),
             "problem": problem.describe(),
+            "metric_ranges": objective.metric_ranges(),
             "best_known_value": objective.best_known_value(),
             "worst_known_value": objective.worst_known_value(),
         },

@@ -3,6 +3,11 @@
 ``seed=0..9`` becomes Hydra's ``seed=range(0,10)`` (inclusive on both ends), and any override
 that sweeps (a comma list such as ``method=asha,random``, or ``range(...)``, ``choice(...)``,
 ``glob(...)``) switches Hydra to ``--multirun`` so that one command launches every combination.
+``benchmark.objectives=...`` and ``benchmark.constraints=...`` work whether or not the chosen
+benchmark's YAML has those keys (they become Hydra's ``++`` add-or-override), and a constraint
+written ``metric<=bound`` (or ``>=``) is quoted for Hydra, whose override grammar does not accept
+``<`` or ``>`` unquoted (the shell still needs the whole argument in quotes; ``metric:le:bound``
+needs no quotes anywhere).
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from pathlib import Path
 RANGE = re.compile(r"^(?P<key>[^=\s]+)=(?P<low>-?\d+)\.\.(?P<high>-?\d+)$")
 SWEEP_FUNCTIONS = ("range(", "choice(", "glob(")
 MULTIRUN_FLAGS = ("-m", "--multirun")
+PROBLEM_KEY = re.compile(r"^benchmark\.(objectives|constraints)=")
+CONSTRAINT_KEY = re.compile(r"^[+~]*benchmark\.constraints=")
+UNQUOTED_CONSTRAINT = re.compile(r"(?<![\w.'\"])([A-Za-z_][\w.]*\s*[<>]=\s*[^,\]\s'\"]+)")
 
 
 class ArgumentError(ValueError):
@@ -81,9 +89,25 @@ def check_results_dir(args: list[str], default: str = "results") -> None:
             raise ArgumentError(f"results_dir '{value}' exists and is not a folder")
 
 
+def problem_override(arg: str) -> str:
+    """``benchmark.constraints=[m<=1]`` -> ``++benchmark.constraints=['m<=1']`` (a bare
+    ``benchmark.constraints=m<=1`` becomes a one-element list; ``benchmark.objectives=`` gets the
+    ``++`` too); other arguments unchanged."""
+    if PROBLEM_KEY.match(arg):
+        arg = "++" + arg
+    match = CONSTRAINT_KEY.match(arg)
+    if match is None:
+        return arg
+    key, value = arg[: match.end()], arg[match.end() :]
+    quoted = UNQUOTED_CONSTRAINT.sub(r"'\1'", value)
+    if quoted != value and not value.lstrip().startswith("["):
+        quoted = f"[{quoted}]"
+    return key + quoted
+
+
 def rewrite(args: list[str]) -> list[str]:
-    """Expand ranges, and add ``--multirun`` when an override sweeps."""
-    out = [expand_ranges(a) for a in args]
+    """Expand ranges, quote constraints, and add ``--multirun`` when an override sweeps."""
+    out = [problem_override(expand_ranges(a)) for a in args]
     if any(is_sweep(a) for a in out) and not any(a in MULTIRUN_FLAGS for a in out):
         out.insert(0, "--multirun")
     return out

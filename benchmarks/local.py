@@ -51,7 +51,8 @@ def _worker_main(conn: Connection, spec: dict[str, Any]) -> None:
                 run = objective.start_trial(trial_id, config, seed)
             while True:
                 result = run.next_epoch()
-                conn.send(("epoch", trial_id, result.metrics, result.epoch_time))
+                conn.send(("epoch", trial_id, result.metrics, result.epoch_time,
+                           result.true_metrics))
                 decision = conn.recv()
                 if decision == CONTINUE:
                     continue
@@ -96,8 +97,9 @@ class LocalBackend:
         self.seed = seed
         self.gpus = gpus or []
         self.log = TuningLog(
-            method, problem or objective.problem(), objective.metric_names, budget, on_report
-        )
+            method, problem or objective.problem(), objective.metric_names, budget, on_report,
+            n_workers,
+        )  # fmt: skip
         self._context = mp.get_context("spawn")
         self._workers: list[_Worker] = []
         self._start = 0.0
@@ -159,10 +161,10 @@ class LocalBackend:
         trial_id = message[1]
         if message[0] == "error":
             self.log.fail(trial_id, message[2], self.now())
-            worker.trial_id = None
+            self._free(worker)
             return
-        _, _, metrics, epoch_time = message
-        result = EpochResult(metrics, epoch_time)
+        _, _, metrics, epoch_time, true_metrics = message
+        result = EpochResult(metrics, epoch_time, true_metrics)
         outcome = self.log.report(trial_id, result, self.now(), worker.index)
         decision = {"continue": CONTINUE, "paused": PAUSE}.get(outcome, STOP)
         try:
@@ -171,7 +173,11 @@ class LocalBackend:
             self._replace_dead(worker)
             return
         if decision != CONTINUE:
-            worker.trial_id = None
+            self._free(worker)
+
+    def _free(self, worker: _Worker) -> None:
+        worker.trial_id = None
+        self.log.workers.free(worker.index, self.now())
 
     def _assign_idle_workers(self) -> None:
         for worker in self._workers:
@@ -190,12 +196,14 @@ class LocalBackend:
             seed = trial_seed(self.seed, state.trial_id)
             worker.conn.send(("run", state.trial_id, state.config, seed, epochs_done))
             worker.trial_id = state.trial_id
+            self.log.workers.busy(worker.index, self.now())
 
     def _replace_dead(self, worker: _Worker) -> None:
         worker.process.join(timeout=5)
         code = worker.process.exitcode
         if worker.trial_id is not None:
             self.log.fail(worker.trial_id, f"worker process died (exit code {code})", self.now())
+            self.log.workers.free(worker.index, self.now())
         worker.conn.close()
         self._workers[worker.index] = self._spawn(worker.index)
 

@@ -4,8 +4,8 @@ Awad, Mallik, Hutter: "DEHB: Evolutionary Hyperband for Scalable, Robust and Eff
 Hyperparameter Optimization", IJCAI 2021. This module follows the paper and the authors' reference
 implementation (github.com/automl/DEHB) with these exact rules:
 
-*Brackets.* Hyperband's bracket table
-(:func:`~hpo_methods.schedulers.hyperband.hyperband_brackets`), brackets s = s_max..0 in turn,
+*Brackets.* Hyperband's bracket table on the rung levels every multi-fidelity method shares
+(:func:`~hpo_methods.schedulers.geometry.hyperband_brackets`), brackets s = s_max..0 in turn,
 repeated; the budgets ``b_0 < ... < b_{S-1}`` (S = s_max + 1) are the rungs of bracket s_max,
 and rung k of bracket s trains to budget ``j = S - 1 - s + k``. Each bracket is synchronous:
 its rung k+1 starts only when rung k is complete (every trial reported at its budget or failed).
@@ -17,9 +17,9 @@ reference's ``configspace_to_vector``): a numeric hyperparameter's encoded coord
 choice of k categories index / k, decoded by binning (category ``min(floor(k v), k - 1)``).
 
 *Populations.* One per budget: ``P_j`` holds ``N_j`` members, N_j the largest number of trials any
-bracket runs at b_j (R=81, eta=3: 81, 34, 15, 8, 5), initialised with the vectors of random
-configurations, of fitness +inf (not evaluated). Every job at budget j takes the next member of
-P_j round-robin as its *parent* (DE's target).
+bracket runs at b_j (R=81, eta=3: 81, 34, 15, 8, 5; R=20: 27, 12, 6, 4 at budgets 1, 3, 9, 20),
+initialised with the vectors of random configurations, of fitness +inf (not evaluated). Every job
+at budget j takes the next member of P_j round-robin as its *parent* (DE's target).
 
 *Configurations.* In the first S brackets (the first Hyperband iteration), rung k > 0 promotes as
 in successive halving: the ``n_k`` best trials of the bracket's rung k-1 resume from their
@@ -65,7 +65,10 @@ iterations start a new trial for every job, so they cannot go on without new tri
 as they are. (DE's proposals never run out, even on a finite space, so only the trial budget
 triggers this.)
 
-*Where the reference implementation differs.* It sizes brackets with
+*Where the reference implementation differs.* Its budgets are Hyperband's own
+``R eta^(i - s_max)`` with ``s_max = floor(log_eta(R / r_min))`` (R = 20: 2.2, 6.7 and 20
+epochs, three brackets), where this module uses the shared levels (1, 3, 9, 20, four brackets:
+the same grid as ASHA); for ``R = r_min eta^k`` both are the same. It sizes brackets with
 ``floor((s_max + 1) / (s + 1)) * eta^s`` instead of Hyperband's ceil; its first-iteration
 promotions take the best members of ``P_{j-1}`` not already in ``P_j`` (re-training them from
 scratch) where this module promotes the bracket's own best trials and resumes their checkpoints;
@@ -87,7 +90,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpo_methods.protocol import Decision, Scheduler, Searcher, TrialStatus
-from hpo_methods.schedulers.hyperband import hyperband_brackets
+from hpo_methods.schedulers.geometry import hyperband_brackets
+from hpo_methods.schedulers.sh import check_concurrent_brackets
 from hpo_methods.searchers.common import CandidatePool
 from hpo_methods.space import Choice, Config, SearchSpace
 
@@ -343,11 +347,7 @@ class DEHBScheduler(Scheduler):
         max_concurrent_brackets: int | None = None,
     ) -> None:
         super().__init__(max_epochs, seed)
-        if max_concurrent_brackets is not None and max_concurrent_brackets < 1:
-            raise ValueError(
-                f"max_concurrent_brackets must be >= 1 or null (got {max_concurrent_brackets})"
-            )
-        self.max_concurrent_brackets = max_concurrent_brackets
+        self.max_concurrent_brackets = check_concurrent_brackets(max_concurrent_brackets)
         self.eta = float(reduction_factor)
         self.table = hyperband_brackets(max_epochs, grace_period, reduction_factor)
         self.budgets = [r.epochs for r in self.table[0].rungs]

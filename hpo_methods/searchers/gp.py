@@ -203,7 +203,11 @@ class GPModel:
     """A GP whose hyperparameters are re-estimated only on request (see the module docstring)."""
 
     def __init__(
-        self, dim: int, seed: int, n_restarts: int = 1, max_fit_points: int = 100
+        self,
+        dim: int,
+        seed: int | np.random.SeedSequence,
+        n_restarts: int = 1,
+        max_fit_points: int = 100,
     ) -> None:
         self.dim = dim
         self.seed = seed
@@ -266,6 +270,10 @@ class GPModel:
     def standardise(self, y: np.ndarray | float) -> np.ndarray | float:
         """Targets (after the transform) in the units :meth:`predict` returns."""
         return (np.asarray(y, dtype=float) - self._y_mean) / self._y_std
+
+    def unstandardise(self, z: np.ndarray | float) -> np.ndarray | float:
+        """The inverse of :meth:`standardise`: predictions back in target units."""
+        return np.asarray(z, dtype=float) * self._y_std + self._y_mean
 
     def fantasy_variance(self, query: PointParts, pending: PointParts | None) -> np.ndarray:
         """Latent variance at ``query`` once the ``pending`` inputs are observed (with noise) at

@@ -17,6 +17,11 @@ adds each point once). As in the kriging believer, a fantasy below the incumbent
 where EI is computed becomes the incumbent, so EI does not reward a candidate next to a pending
 trial for its mean alone.
 
+Subclasses may multiply EI by a factor of their own (:meth:`GPSearcher.log_weight`: constrained
+BO's probability of feasibility, cost-aware BO's inverse cost), evaluated once per rebuild. Where
+the training data has no incumbent row (e.g. no feasible observation yet), EI is flat and the
+factor alone ranks the candidates.
+
 Rebuilds happen when the model's inputs change (e.g. MOBSTER's target rung), when the cache has
 no fresh candidate left, when the fantasy set grows past ``MAX_FANTASIES``, and once
 ``max(1, n_at_last_rebuild // 25)`` new observations arrived: after every observation up to 50,
@@ -33,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hpo_methods.protocol import Stream, random_stream
 from hpo_methods.searchers.acquisition import log_expected_improvement, search_points
 from hpo_methods.searchers.common import BaseSearcher, check_int
 from hpo_methods.searchers.gp import (
@@ -73,6 +79,7 @@ class _Cache:
     key: Hashable
     known: set[Hashable]  # the observations when the cache was built
     fantasies: Fantasies  # the candidates' variance given the fantasised points
+    log_weight: np.ndarray | float = 0.0  # log of the factor multiplying EI (see log_weight)
     fantasised: set[Hashable] = field(default_factory=set)
     fantasy_best: float = math.inf  # the incumbent with the fantasies at the target
 
@@ -105,7 +112,7 @@ class GPSearcher(BaseSearcher):
                 f"(got {target_transform!r})"
             )
         self.target_transform = target_transform
-        self.model = GPModel(input_dim, seed)
+        self.model = GPModel(input_dim, random_stream(seed, Stream.MODEL))
         self.n_rebuilds = 0
         self._cache: _Cache | None = None
         self._n_at_refit: int | None = None
@@ -152,6 +159,11 @@ class GPSearcher(BaseSearcher):
         """Whether a fantasy of ``key`` lies where EI is computed (it may become the incumbent)."""
         return True
 
+    def log_weight(self, points: np.ndarray) -> np.ndarray | float:
+        """log of a factor multiplying EI at encoded ``points`` (plain EI: 0.0); evaluated after
+        the GP is fitted, once per rebuild."""
+        return 0.0
+
     # -- proposals --------------------------------------------------------------------------------
 
     def propose(self) -> Config | None:
@@ -186,7 +198,8 @@ class GPSearcher(BaseSearcher):
         if optimize:
             self._n_at_refit = n_seen
         z = np.asarray(self.model.standardise(y))
-        best = float(np.min(z[data.incumbent_rows]))
+        incumbents = z[data.incumbent_rows]
+        best = float(np.min(incumbents)) if len(incumbents) else math.inf  # inf: EI is flat
         known = set(self.known_keys())
         pending, pending_best = self._fantasy_parts(self.fantasy_keys(known))
         configs = None
@@ -199,10 +212,11 @@ class GPSearcher(BaseSearcher):
             order = rows[np.argsort(z[rows], kind="stable")[:N_CENTRES]]
             centres = self.encode_trials([data.trial_ids[i] for i in order])
 
-            believed = min(best, pending_best)
+            believed = min(best, pending_best) if math.isfinite(best) else math.inf
 
             def score(points: np.ndarray) -> np.ndarray:
-                return self._log_ei(self.model.parts(self.to_inputs(points)), pending, believed)
+                log_ei = self._log_ei(self.model.parts(self.to_inputs(points)), pending, believed)
+                return log_ei + self.log_weight(points)
 
             points = search_points(self.space, score, self.rng, centres, self.n_candidates)
             uniform, local = points[: self.n_candidates], points[self.n_candidates :]
@@ -210,12 +224,17 @@ class GPSearcher(BaseSearcher):
             points = np.vstack([uniform, best_local])
         parts = self.model.parts(self.to_inputs(points))
         fantasies = Fantasies(self.model, parts)
-        self._cache = _Cache(points, configs, parts, best, self.model_key(), known, fantasies)
+        self._cache = _Cache(
+            points, configs, parts, best, self.model_key(), known, fantasies,
+            self.log_weight(points),
+        )  # fmt: skip
         self._cache.fantasy_best = best
         self._n_at_rebuild = n_seen
         self.n_rebuilds += 1
 
     def _log_ei(self, parts: PointParts, pending: PointParts | None, best: float) -> np.ndarray:
+        if not math.isfinite(best):
+            return np.zeros(len(parts.mean))
         var = self.model.fantasy_variance(parts, pending)
         return log_expected_improvement(parts.mean, np.sqrt(var), best)
 
@@ -239,9 +258,12 @@ class GPSearcher(BaseSearcher):
             cache.fantasies.add(parts)
             cache.fantasised.update(new)
             cache.fantasy_best = min(cache.fantasy_best, best_new)
-        var = cache.fantasies.variance()
-        best = cache.fantasy_best
-        scores = log_expected_improvement(cache.parts.mean, np.sqrt(var), best)
+        if math.isfinite(cache.best):
+            var = cache.fantasies.variance()
+            scores = log_expected_improvement(cache.parts.mean, np.sqrt(var), cache.fantasy_best)
+        else:
+            scores = np.zeros(len(cache.points))  # no incumbent: the weight alone decides
+        scores = scores + cache.log_weight
         for i in np.argsort(-scores, kind="stable"):
             if cache.configs is not None:
                 config = dict(cache.configs[i])
