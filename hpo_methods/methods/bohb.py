@@ -5,7 +5,9 @@ ICML 2018. The scheduler is :class:`~hpo_methods.schedulers.hyperband.HyperbandS
 searcher is :class:`~hpo_methods.searchers.kde_bohb.KDEBOHBSearcher`, whose budgets are the
 epochs of Hyperband's rungs, the shared levels of :mod:`hpo_methods.schedulers.geometry` (1, 3, 9,
 20 for 20 epochs; HpBandSter's would be R eta^-i: 2.2, 6.7, 20). Like HpBandSter, a free worker
-with no job in the running brackets starts the next one (``max_concurrent_brackets``: None).
+with no job in the running brackets starts the next one (``max_concurrent_brackets``: None). Its
+KDEs, as in HpBandSter, use the largest budget where the good and the disjoint bad set both have
+more rows than hyperparameters; a ``random_fraction`` of proposals stays random.
 """
 
 from __future__ import annotations

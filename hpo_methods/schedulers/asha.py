@@ -10,13 +10,20 @@ bracket s is ASHA with ``skip_rungs = s_max - s``, as Syne Tune's rung systems d
 
 - ``stopping``: a trial reaching a rung records its value there and continues only if the value is
   no worse than the ``1/eta`` quantile (linear interpolation) of all values recorded at that rung so
-  far, its own included; otherwise it stops. The first trial at a rung always continues. (Syne
-  Tune's quantile at rung j is ``r_j / r_{j+1}``: the same 1/eta except at the last step of an R
-  that is not a power of eta, 9/20 instead of 1/3 at R = 20.)
-- ``promotion`` (the paper's Algorithm 2): a trial pauses at every rung. When a worker asks for
-  work, the highest rung k holding a paused trial among the top ``floor(n_k / eta)`` of its ``n_k``
-  recorded trials, not yet promoted, promotes it (it resumes from its checkpoint up to rung k+1);
-  otherwise a new trial starts at the bottom rung.
+  far, its own included; otherwise it stops. The first trial at a rung always continues.
+- ``promotion``: a trial pauses at every rung. When a worker asks for work, the rungs are scanned
+  from the highest down; a rung with at least two recorded values promotes its best paused trial
+  not yet promoted (ties: the earlier arrival) if that trial's value is no worse than the ``1/eta``
+  quantile (linear interpolation) of all values recorded there, promoted ones included (it resumes
+  from its checkpoint up to the next rung); otherwise a new trial starts at the bottom rung.
+
+Both variants follow Syne Tune's rung systems (``StoppingRungSystem``, ``PromotionRungSystem``), so
+the two variants share one rule; ``tests/test_parity.py`` replays a hand-computed Syne Tune trace.
+Deviations: Syne Tune's quantile at rung j is ``r_j / r_{j+1}``, the same 1/eta except at the last
+step of an R that is not a power of eta (9/20 instead of 1/3 at R = 20). The paper's Algorithm 2
+promotes among the top ``floor(n_k / eta)`` of a rung's ``n_k`` trials, where the quantile rule
+allows ``floor((n_k - 1) / eta) + 1`` (n_k >= 2, no ties): with eta = 3, one promotion at 2
+recorded trials instead of none, two at 4 instead of one.
 """
 
 from __future__ import annotations
@@ -109,14 +116,13 @@ class ASHAScheduler(Scheduler):
 
     def _promotable(self, level: int) -> int | None:
         rung = self.recorded[level]
-        n_top = int(len(rung) // self.eta)
-        if n_top == 0:
+        if len(rung) < 2:
             return None
-        # Ties are broken by arrival order: sorted() is stable.
-        top = sorted(rung, key=rung.__getitem__)[:n_top]
-        for trial_id in top:
+        ranked = sorted(rung, key=rung.__getitem__)  # stable: ties by arrival order
+        cutoff = linear_quantile([rung[t] for t in ranked], 1.0 / self.eta)
+        for trial_id in ranked:
             if trial_id in self.paused and trial_id not in self.promoted[level]:
-                return trial_id
+                return trial_id if rung[trial_id] <= cutoff else None
         return None
 
     def on_end(self, trial_id: int, status: TrialStatus) -> None:
