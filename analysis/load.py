@@ -4,6 +4,14 @@ A results folder holds ``run.json``, ``config.yaml``, ``reports.parquet`` and ``
 (see :mod:`benchmarks.results`, whose format this module reads without importing it). Folders are
 found by searching a root recursively for ``run.json``. Only complete runs are loaded unless
 ``include_incomplete=True``; the skipped folders are listed in :attr:`Results.skipped`.
+
+Methods are named by their *label* (run.json's ``method_label``: the method's name, plus its
+non-default settings, e.g. ``asha-variant=promotion``; see :mod:`benchmarks.identity`), so two
+variants of one method are two methods here. Runs of one benchmark are only comparable under the
+same settings (:func:`run_settings`: budget, n_workers, backend, measured method time, and the
+objective itself); with ``split_settings=True`` a benchmark whose runs differ in them is split
+into one benchmark per setting, named with the differing values (``tabular [n_workers=8]``), and
+:attr:`Results.notes` says so.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ REPORTS_FILE = "reports.parquet"
 TRIALS_FILE = "trials.parquet"
 JOURNAL_FILE = "reports.jsonl"
 KEYS = ["benchmark", "method", "seed"]
+# objective keys that locate files rather than define the objective (the same table may live
+# elsewhere on another machine; its checksum, where recorded, stays)
+LOCATION_KEYS = {"table", "path", "model", "data", "data_dir", "root", "folder", "dir"}
 
 
 class ResultsError(ValueError):
@@ -34,17 +45,27 @@ class ResultsError(ValueError):
 class Results:
     """Tidy tables of a set of runs.
 
-    ``runs``: one row per run (benchmark, method, seed, path, status, n_workers, backend, metric,
-    max_epochs, best_known_value, worst_known_value, budget_time/trials/epochs, git_revision,
-    method_settings, benchmark_settings, objective). ``reports``: one row per epoch report with
-    benchmark, method, seed added. ``trials``: one row per trial, likewise. ``skipped``: folders
-    not loaded (incomplete or unreadable), with the reason.
+    ``runs``: one row per run (benchmark, method (its label), method_name, seed, path, status,
+    n_workers, backend, count_method_time, metric, max_epochs, best_known_value,
+    worst_known_value, budget_time/trials/epochs, git_revision, method_settings,
+    benchmark_settings, objective, problem, ended_by). Runs of a multi-objective or constrained
+    problem are scored by :func:`analysis.multiobjective.derive_scores` (their ``metric`` names
+    the derived score, ``raw_metric`` the objective's own metric). ``reports``: one row per epoch
+    report with benchmark, method, seed added. ``trials``: one row per trial, likewise.
+    ``skipped``: folders not loaded (incomplete or unreadable), with the reason.
     """
 
     runs: pd.DataFrame
     reports: pd.DataFrame
     trials: pd.DataFrame
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # per benchmark: 'observed' or 'true' (see analysis.trajectories.choose_scores)
+    scores: dict[str, str] = field(default_factory=dict)
+
+    def score(self, benchmark: str) -> str:
+        """How incumbents of ``benchmark`` are scored: ``observed`` unless chosen otherwise."""
+        return self.scores.get(str(benchmark), "observed")
 
     @property
     def benchmarks(self) -> list[str]:
@@ -78,41 +99,117 @@ def find_run_folders(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 
 
 def load_results(
-    paths: str | Path | Iterable[str | Path], include_incomplete: bool = False
+    paths: str | Path | Iterable[str | Path],
+    include_incomplete: bool = False,
+    split_settings: bool = False,
 ) -> Results:
-    """Load every run under ``paths``; only complete runs unless ``include_incomplete``."""
+    """Load every run under ``paths``; only complete runs unless ``include_incomplete``;
+    ``split_settings``: see the module docstring."""
     run_rows: list[dict[str, Any]] = []
     reports: list[pd.DataFrame] = []
     trials: list[pd.DataFrame] = []
     skipped: list[tuple[Path, str]] = []
-    seen: dict[tuple[str, str, int], Path] = {}
     for folder in find_run_folders(paths):
         try:
             row, rep, tri = _load_run(folder, include_incomplete)
         except _Skip as why:
             skipped.append((folder, str(why)))
             continue
+        run_rows.append(row)
+        reports.append(rep)
+        trials.append(tri)
+    notes = _split(run_rows, reports, trials) if split_settings else []
+    seen: dict[tuple[str, str, int], Path] = {}
+    for row in run_rows:
         key = (row["benchmark"], row["method"], row["seed"])
         if key in seen:
             raise ResultsError(
                 f"two runs of benchmark '{key[0]}', method '{key[1]}', seed {key[2]}: "
-                f"'{seen[key]}' and '{folder}'; analyse them separately"
+                f"'{seen[key]}' and '{row['path']}'; analyse them separately"
             )
-        seen[key] = folder
-        run_rows.append(row)
-        reports.append(rep)
-        trials.append(tri)
+        seen[key] = Path(row["path"])
     if not run_rows:
         where = ", ".join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))
         extra = f" ({len(skipped)} incomplete or unreadable skipped)" if skipped else ""
         raise ResultsError(f"no complete runs found under {where}{extra}")
     runs = pd.DataFrame(run_rows).sort_values(KEYS, ignore_index=True)
-    return Results(
+    from analysis.multiobjective import derive_scores
+
+    return derive_scores(Results(
         runs=runs,
         reports=_concat(reports, ["benchmark", "method", "seed", "time", "trial_id", "epoch"]),
         trials=_concat(trials, ["benchmark", "method", "seed", "trial_id"]),
         skipped=skipped,
-    )
+        notes=notes,
+    ))  # fmt: skip
+
+
+def objective_identity(objective: dict[str, Any]) -> dict[str, Any]:
+    """run.json's ``objective`` without the keys that locate files (:data:`LOCATION_KEYS`,
+    ``*_path``, ``*_dir``)."""
+    return {
+        k: v for k, v in sorted(objective.items())
+        if k not in LOCATION_KEYS and not k.endswith(("_path", "_dir"))
+    }  # fmt: skip
+
+
+def run_settings(row: dict[str, Any]) -> dict[str, Any]:
+    """What must match for two runs of a benchmark to be compared: the budget, n_workers, the
+    backend, whether method time was counted, and the objective's identity."""
+    return {
+        "budget.time": _plain_number(row["budget_time"]),
+        "budget.trials": row["budget_trials"],
+        "budget.epochs": row["budget_epochs"],
+        "n_workers": row["n_workers"],
+        "backend": row["backend"],
+        "count_method_time": bool(row.get("count_method_time") or False),
+        **{f"objective.{k}": v for k, v in objective_identity(row["objective"]).items()},
+    }
+
+
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return int(value) if value.is_integer() else value
+    return value
+
+
+def _split(rows: list[dict], reports: list[pd.DataFrame], trials: list[pd.DataFrame]
+           ) -> list[str]:  # fmt: skip
+    """Rename the benchmark of runs whose settings differ from others of their benchmark."""
+    notes = []
+    by_benchmark: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_benchmark.setdefault(row["benchmark"], []).append(i)
+    for benchmark, indices in sorted(by_benchmark.items()):
+        settings = [run_settings(rows[i]) for i in indices]
+        keys = sorted({k for s in settings for k in s})
+        differing = [k for k in keys if len({json.dumps(s.get(k), default=str)
+                                             for s in settings}) > 1]  # fmt: skip
+        if not differing:
+            continue
+        names = []
+        for i, setting in zip(indices, settings, strict=True):
+            suffix = ", ".join(f"{k.removeprefix('objective.')}={_short(setting.get(k))}"
+                               for k in differing)  # fmt: skip
+            name = f"{benchmark} [{suffix}]"
+            rows[i]["benchmark"] = name
+            reports[i] = reports[i].assign(benchmark=name)
+            trials[i] = trials[i].assign(benchmark=name)
+            names.append(name)
+        notes.append(f"benchmark '{benchmark}' has runs with different {', '.join(differing)}: "
+                     f"analysed apart as {', '.join(repr(n) for n in sorted(set(names)))}")
+    return notes
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = str(value)
+    return text[:8] if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else text
 
 
 class _Skip(Exception):
@@ -146,12 +243,14 @@ def _load_run(folder: Path, include_incomplete: bool) -> tuple[dict, pd.DataFram
     method_cfg = config.get("method") or {}
     row = {
         "benchmark": str(info["benchmark"]),
-        "method": str(info["method"]),
+        "method": str(info.get("method_label") or info["method"]),
+        "method_name": str(info["method"]),
         "seed": int(info["seed"]),
         "path": str(folder),
         "status": status,
         "n_workers": info.get("n_workers", config.get("n_workers")),
         "backend": info.get("backend", config.get("backend")),
+        "count_method_time": bool(info.get("count_method_time", False)),
         "metric": metric,
         "max_epochs": objective.get("max_epochs"),
         "best_known_value": _float_or_nan(info.get("best_known_value")),
@@ -164,9 +263,19 @@ def _load_run(folder: Path, include_incomplete: bool) -> tuple[dict, pd.DataFram
         "benchmark_settings": dict(config.get("benchmark") or {}),
         "objective": dict(objective),
         "ended_by": (info.get("summary") or {}).get("ended_by"),
+        "problem": _problem(info, folder),
     }
     label = {"benchmark": row["benchmark"], "method": row["method"], "seed": row["seed"]}
     return row, reports.assign(**label), trials.assign(**label)
+
+
+def _problem(info: dict[str, Any], folder: Path):
+    from analysis.multiobjective import run_problem
+
+    try:
+        return run_problem(info)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ResultsError(f"'{folder}': run.json has an unreadable problem: {err}") from err
 
 
 def _read_reports(folder: Path) -> pd.DataFrame | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from analysis.aggregate import STAT_LABELS
 from analysis.stats import RankTest
@@ -57,6 +57,9 @@ def anytime(
         ax.set_yscale("log")
         if np.isfinite(lowest):  # bands reaching regret 0 run off the bottom, not to the floor
             ax.set_ylim(bottom=max(REGRET_FLOOR, lowest / 3))
+        low_y, high_y = ax.get_ylim()
+        if high_y < 100 * low_y:  # under two decades: few or no powers of ten to label
+            _log_labels(ax.yaxis)
     elif np.isfinite(lowest) and highest > lowest:
         pad = 0.04 * (highest - lowest)
         ax.set_ylim(lowest - pad, highest + pad)
@@ -119,28 +122,49 @@ def cd_diagram(test: RankTest, style: MethodStyle, what: str):
         text_h_margin=0.03 * max(n - 1, 1),
     )
     ax.set_xlim(1, max(n, 2))
+    bottom, top = ax.get_ylim()
+    if test.critical_difference:  # a bar as long as the CD, under the labels, from rank 1
+        cd_len, y = test.critical_difference, bottom - 0.7
+        ax.plot([1, 1 + cd_len], [y, y], color="black", lw=1.2)
+        ax.plot([1, 1], [y - 0.15, y + 0.15], [1 + cd_len] * 2, [y - 0.15, y + 0.15],
+                color="black", lw=1.2)  # fmt: skip
+        ax.text(1 + cd_len / 2, y - 0.25, f"critical difference (CD) = {cd_len:.2f}",
+                ha="center", va="top", fontsize=6.5)  # fmt: skip
+        bottom = y - 0.9
+    ax.set_ylim(bottom, max(top, 0.3))
+    for artist in [*ax.lines, *ax.collections, *ax.texts]:
+        artist.set_clip_on(False)  # a marker at rank 1 or n sits on the axes' edge
     ax.xaxis.set_major_locator(MaxNLocator(nbins=min(n, 6), integer=True))
     cd = f", CD = {test.critical_difference:.2f}" if test.critical_difference else ""
     ax.set_title(
         f"Average rank of {what} (1 = best)\n{test.n_blocks} seed × benchmark pairs; "
         f"{test.omnibus.capitalize()} p = {test.pvalue:.2g}{cd}",
-        fontsize=7,
-    )
+        fontsize=7, pad=10,
+    )  # fmt: skip
     return fig
 
 
+MAX_CURVES = 60  # learning curves drawn at most; the rest are thinned out
+
+
 def learning_curves(
-    reports: pd.DataFrame, metric: str, title: str, xlabel: str, colors: dict[str, str]
-):
-    """Every trial's learning curve of one run against time; stopped trials end early (×).
+    reports: pd.DataFrame, metric: str, title: str, xlabel: str, colors: dict[str, str],
+    ylabel: str | None = None, max_curves: int = MAX_CURVES,
+):  # fmt: skip
+    """The learning curves of one run's trials against time; stopped trials end early (×).
 
     ``reports`` holds one run's reports; a trial's last decision names its outcome. The black
-    step line is the run's incumbent.
+    step line is the run's incumbent (from every trial). With more than ``max_curves`` trials,
+    the trials that set the incumbent and a fixed sample of the others are drawn, and the title
+    says how many.
     """
-    fig, ax = new_figure(height=2.5)
+    fig, ax = new_figure(height=2.6)
     reports = reports.sort_values(["trial_id", "epoch"], kind="stable")
+    shown = _thin(reports, metric, max_curves)
+    if len(shown) < reports["trial_id"].nunique():
+        title += f" ({len(shown)} drawn)"
     seen = set()
-    for _, trial in reports.groupby("trial_id", sort=True):
+    for _, trial in reports[reports["trial_id"].isin(shown)].groupby("trial_id", sort=True):
         outcome = _outcome(trial["decision"].iloc[-1])
         x, y = trial["time"].to_numpy(dtype=float), trial[metric].to_numpy(dtype=float)
         label = outcome if outcome not in seen else None
@@ -154,11 +178,30 @@ def learning_curves(
     ax.plot(order["time"], incumbent, color="black", lw=1.0, drawstyle="steps-post",
             label="incumbent")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(metric)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(seen) + 1,
-              handlelength=1.2, columnspacing=1.0, borderaxespad=0.2)
-    ax.set_title(title, pad=14)
+    ax.set_ylabel(ylabel or metric)
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+              ncol=min(3, len(labels)), handlelength=1.2, columnspacing=1.0)  # fmt: skip
     return fig
+
+
+def _thin(reports: pd.DataFrame, metric: str, limit: int) -> list[int]:
+    """Trial ids to draw: all if at most ``limit``, else those that set the incumbent and a
+    fixed (seeded) sample of the rest."""
+    trials = sorted(reports["trial_id"].unique())
+    if len(trials) <= limit:
+        return trials
+    order = reports.sort_values("time", kind="stable")
+    values = order[metric].to_numpy(dtype=float)
+    running = np.fmin.accumulate(np.where(np.isfinite(values), values, np.inf))
+    improved = np.r_[True, running[1:] < running[:-1]] & np.isfinite(values)
+    keep = set(order["trial_id"].to_numpy()[improved].tolist())
+    rest = [t for t in trials if t not in keep]
+    extra = max(limit - len(keep), 0)
+    rng = np.random.default_rng(0)
+    keep |= set(rng.choice(rest, size=min(extra, len(rest)), replace=False).tolist())
+    return sorted(keep)
 
 
 def _outcome(decision: str) -> str:
@@ -173,6 +216,14 @@ def _legend_below(ax) -> None:
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2),
               ncol=min(3, len(labels)), handlelength=2.0, columnspacing=1.0)
+
+
+def _log_labels(axis) -> None:
+    """Label 1, 2 and 5 times each power of ten on a log axis, so that an axis spanning less
+    than a decade still has labelled ticks."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _log_ticks(ax) -> None:

@@ -1,6 +1,6 @@
 """Regression tracking: record a baseline of per-seed results, check fresh results against it.
 
-    python -m analysis.regression record RESULTS_DIR --out baseline.json
+    python -m analysis.regression record RESULTS_DIR --out baseline.json [--score true|observed]
     python -m analysis.regression check RESULTS_DIR --baseline baseline.json [--report report.md]
         [--alpha 0.05] [--tolerance 0.005]
 
@@ -8,7 +8,11 @@
 regret (``regret``) and the area under the normalised-regret curve (``auc``), with the code
 revision, the settings that make runs comparable (time/trial/epoch budget, n_workers, backend,
 seeds, the benchmark's identity) and the method settings, plus the reference values used to
-normalise (so that ``check`` normalises fresh results the same way).
+normalise (so that ``check`` normalises fresh results the same way) and the incumbent score of
+every benchmark (``true`` or ``observed``, :func:`analysis.trajectories.choose_scores`; default:
+true where the results carry noise-free values). ``check`` scores fresh results as the baseline
+did (a baseline without a score was recorded on observed values) and refuses a ``--score`` that
+differs from it.
 
 ``check`` refuses (exit 2) to compare results whose benchmark, budget, n_workers, backend or seeds
 differ from the baseline's, or that lack a recorded (benchmark, method). Otherwise, per
@@ -35,15 +39,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.load import Results, ResultsError, load_results
+from analysis.load import Results, ResultsError, load_results, objective_identity
 from analysis.stats import holm, min_wilcoxon_p, wilcoxon_greater
-from analysis.trajectories import Reference, references, run_metrics
+from analysis.trajectories import (
+    SCORES,
+    Reference,
+    choose_scores,
+    has_true_values,
+    references,
+    run_metrics,
+)
 
 FORMAT = "tunebench-regression-baseline"
 VERSION = 1
 VALUES = ("final", "regret", "auc")
 DECIDING = ("regret", "auc")  # normalised, so one tolerance fits both
-LOCATION_KEYS = {"table", "path", "model", "data", "data_dir", "root", "folder", "dir"}
 EXACT_RTOL = 1e-12
 TOLERANCE = 0.005  # mean change in normalised regret / AUC that matters: 0.5% of worst - best
 UNCHANGED, NOISE, IMPROVED, REGRESSED = (
@@ -62,11 +72,7 @@ def benchmark_identity(run: pd.Series) -> dict[str, Any]:
     """What makes two runs' benchmark the same: run.json's objective without file locations
     (keys such as ``table`` or ``*_path``: the same table may live elsewhere on another machine;
     its checksum, where recorded, stays) and the best known value."""
-    objective = {
-        k: _plain(v)
-        for k, v in sorted(run["objective"].items())
-        if k not in LOCATION_KEYS and not k.endswith(("_path", "_dir"))
-    }
+    objective = {k: _plain(v) for k, v in objective_identity(run["objective"]).items()}
     return {
         "name": run["benchmark"],
         "objective": objective,
@@ -126,7 +132,8 @@ def make_baseline(results: Results, source: str = "") -> dict[str, Any]:
     for name, runs in results.runs.groupby("benchmark", sort=True):
         identity = _single([benchmark_identity(r) for _, r in runs.iterrows()],
                            "benchmark identity", f"benchmark '{name}'")
-        benchmarks[str(name)] = {"identity": identity, "reference": refs[str(name)].to_dict()}
+        benchmarks[str(name)] = {"identity": identity, "reference": refs[str(name)].to_dict(),
+                                 "score": results.score(str(name))}
     groups = []
     for (benchmark, method), runs in results.runs.groupby(["benchmark", "method"], sort=True):
         where = f"{benchmark}/{method}"
@@ -137,6 +144,11 @@ def make_baseline(results: Results, source: str = "") -> dict[str, Any]:
             str(seed): {v: float(metrics.loc[(benchmark, method, seed), v]) for v in VALUES}
             for seed in sorted(runs["seed"])
         }
+        for seed, values in seeds.items():
+            if not all(math.isfinite(x) for x in values.values()):
+                horizon = refs[str(benchmark)].horizon
+                raise Refused(f"{where} seed {seed}: no value at the horizon ({horizon:g} s): the "
+                              "run reported nothing by then; a baseline needs every run's value")
         groups.append(
             {
                 "benchmark": benchmark,
@@ -169,7 +181,59 @@ def read_baseline(path: Path) -> dict[str, Any]:
         raise Refused(f"'{path}' is not a tunebench regression baseline (no format '{FORMAT}')")
     if data.get("version") != VERSION:
         raise Refused(f"baseline '{path}' has version {data.get('version')}, this reads {VERSION}")
+    problem = baseline_problem(data)
+    if problem:
+        raise Refused(f"baseline '{path}': {problem}; record it again")
     return data
+
+
+def baseline_problem(data: dict[str, Any]) -> str:
+    """What makes a baseline unusable ('' if nothing): a missing key, a value of the wrong
+    type, a null or non-finite value, references that cannot normalise, no seeds."""
+    benchmarks = data.get("benchmarks")
+    if not isinstance(benchmarks, dict) or not benchmarks:
+        return "'benchmarks' must be a non-empty mapping"
+    for name, bench in benchmarks.items():
+        where = f"benchmarks['{name}']"
+        if not isinstance(bench, dict) or not isinstance(bench.get("identity"), dict):
+            return f"{where} needs an 'identity' mapping"
+        ref = bench.get("reference")
+        if not isinstance(ref, dict):
+            return f"{where} needs a 'reference' mapping"
+        for key in ("best", "worst", "horizon"):
+            if not _finite(ref.get(key)):
+                return f"{where}.reference.{key} must be a finite number (got {ref.get(key)!r})"
+        if not ref["worst"] > ref["best"] or not ref["horizon"] > 0:
+            return (f"{where}.reference is degenerate (best {ref['best']}, worst {ref['worst']}, "
+                    f"horizon {ref['horizon']})")
+    groups = data.get("groups")
+    if not isinstance(groups, list) or not groups:
+        return "'groups' must be a non-empty list"
+    for i, group in enumerate(groups):
+        where = f"groups[{i}]"
+        if not isinstance(group, dict):
+            return f"{where} must be a mapping"
+        for key, kind in (("benchmark", str), ("method", str), ("settings", dict),
+                          ("method_settings", dict), ("seeds", dict), ("git_revision", list)):
+            if not isinstance(group.get(key), kind):
+                return f"{where}.{key} must be a {kind.__name__} (got {group.get(key)!r})"
+        if group["benchmark"] not in benchmarks:
+            return f"{where}.benchmark '{group['benchmark']}' is not in 'benchmarks'"
+        if not group["seeds"]:
+            return f"{where} ({group['benchmark']}/{group['method']}) has no seeds"
+        for seed, values in group["seeds"].items():
+            if not str(seed).lstrip("-").isdigit() or not isinstance(values, dict):
+                return f"{where}.seeds['{seed}'] must map an integer seed to its values"
+            for value in VALUES:
+                if not _finite(values.get(value)):
+                    return (f"{where}.seeds['{seed}'].{value} must be a finite number "
+                            f"(got {values.get(value)!r})")
+    return ""
+
+
+def _finite(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))  # fmt: skip
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -218,10 +282,15 @@ def check(
     baseline: dict[str, Any],
     alpha: float = 0.05,
     tolerance: float = TOLERANCE,
+    score: str | None = None,
 ) -> CheckResult:
-    """Compare ``results`` with ``baseline``; raise :class:`Refused` on mismatched settings."""
+    """Compare ``results`` with ``baseline``; raise :class:`Refused` on mismatched settings.
+
+    Incumbents are scored as the baseline scored them; ``score``, if given, must be that.
+    """
     notes: list[str] = []
     refs = _check_benchmarks(results, baseline)
+    _baseline_scores(results, baseline, score)
     extra = sorted(set(results.runs["benchmark"]) - set(refs))
     if extra:
         notes.append(f"benchmark(s) {', '.join(extra)}: not in the baseline, not compared")
@@ -279,12 +348,31 @@ def _check_benchmarks(results: Results, baseline: dict[str, Any]) -> dict[str, R
     return refs
 
 
+def _baseline_scores(results: Results, baseline: dict[str, Any], score: str | None) -> None:
+    """Score ``results`` as the baseline did (a baseline without scores: observed)."""
+    scores = {}
+    for name, recorded in baseline["benchmarks"].items():
+        used = recorded.get("score", "observed")
+        if score is not None and score != used:
+            raise Refused(f"benchmark '{name}': the baseline scores incumbents by {used} values, "
+                          f"not {score}; record a new baseline with --score {score}")
+        if used == "true":
+            part = results.reports[results.reports["benchmark"] == name]
+            metric = results.runs.loc[results.runs["benchmark"] == name, "metric"].iloc[0]
+            for (method, seed), reports in part.groupby(["method", "seed"]):
+                if not has_true_values(reports, metric):
+                    raise Refused(f"{name}/{method} seed {seed}: no noise-free values "
+                                  f"(true_{metric}), but the baseline scores by them")
+        scores[name] = used
+    results.scores = scores
+
+
 def _only_benchmarks(results: Results, keep: set[str]) -> Results:
     def part(frame: pd.DataFrame) -> pd.DataFrame:
         return frame[frame["benchmark"].isin(keep)]
 
     return Results(part(results.runs), part(results.reports), part(results.trials),
-                   results.skipped)
+                   results.skipped, notes=results.notes, scores=dict(results.scores))
 
 
 def _compare_settings(where: str, recorded: dict, current: dict) -> None:
@@ -405,37 +493,54 @@ def main(argv: list[str] | None = None) -> int:
     rec = sub.add_parser("record", help="write a baseline file for a results folder")
     rec.add_argument("results", type=Path, nargs="+")
     rec.add_argument("--out", type=Path, required=True, help="baseline JSON file to write")
+    rec.add_argument("--score", choices=SCORES, default=None,
+                     help="score incumbents by noise-free (true) or reported (observed) values; "
+                     "default: true where the results carry them")
     chk = sub.add_parser("check", help="compare results with a baseline (exit 1: regression)")
     chk.add_argument("results", type=Path, nargs="+")
     chk.add_argument("--baseline", type=Path, required=True)
     chk.add_argument("--report", type=Path, default=None, help="write the Markdown report here")
     chk.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
+    chk.add_argument("--score", choices=SCORES, default=None,
+                     help="must match the baseline's score (default: the baseline's)")
     chk.add_argument("--tolerance", type=float, default=TOLERANCE,
                      help=f"smallest mean change in normalised regret or AUC that counts "
                      f"({TOLERANCE})")
     args = parser.parse_args(argv)
     try:
         if args.command == "record":
-            results = load_results(args.results)
+            results = choose_scores(load_results(args.results), args.score)
             baseline = make_baseline(results, ", ".join(map(str, args.results)))
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(baseline, indent=2, sort_keys=True) + "\n")
+            text = json.dumps(baseline, indent=2, sort_keys=True, allow_nan=False) + "\n"
+            _write(args.out, text)
             seeds = sum(len(g["seeds"]) for g in baseline["groups"])
             print(f"recorded {len(baseline['groups'])} benchmark/method group(s), {seeds} runs "
                   f"-> {args.out}")
             return 0
         baseline = read_baseline(args.baseline)
         results = load_results(args.results)
-        result = check(results, baseline, args.alpha, args.tolerance)
+        result = check(results, baseline, args.alpha, args.tolerance, args.score)
     except ResultsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     text = report_markdown(result, baseline, results, args.alpha, args.tolerance)
     if args.report is not None:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(text)
+        try:
+            _write(args.report, text)
+        except ResultsError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     print(text, end="")
     return 1 if result.regressed else 0
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a file the user named; a folder in the way or an unwritable place is an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as err:
+        raise ResultsError(f"cannot write '{path}': {err.strerror or err}") from err
 
 
 if __name__ == "__main__":

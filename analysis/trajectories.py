@@ -2,11 +2,23 @@
 
 Definitions used throughout :mod:`analysis`:
 
-- **Incumbent** of a run at time ``t``: the lowest finite metric value among its reports whose
-  ``time`` (the end of the epoch) is ``<= t``. Before a run's first report it is undefined:
-  **NaN** on a grid. Aggregations over seeds are NaN at a time where any run is still NaN, so an
-  aggregated curve starts once every seed has reported; ranks treat NaN as worse than any value.
-  After a run ends (budget spent, or the method had nothing left) its incumbent stays constant.
+- **Incumbent** of a run at time ``t``: the report with the lowest finite metric value among its
+  reports whose ``time`` (the end of the epoch) is ``<= t`` (the earliest of equal ones): the
+  configuration, at that epoch, that the method would return. Before a run's first report it is
+  undefined: **NaN** on a grid. Aggregations over seeds are NaN at a time where any run is still
+  NaN, so an aggregated curve starts once every seed has reported; ranks treat NaN as worse than
+  any value. After a run ends (budget spent, or the method had nothing left) it stays constant.
+- **Score** of the incumbent (``--score``, :func:`choose_scores`): ``observed``, its reported
+  value (the best value reported so far: the classic best-so-far curve), or ``true``, the
+  noise-free value of the same report (column ``true_<metric>`` of reports.parquet: the
+  surrogate's mean curve, the table's seed mean; see :mod:`benchmarks.objective`). The observed
+  score is biased low on noisy benchmarks (the winner's curse: the minimum of many noisy reports
+  is lucky, and a method that reports more often, or restarts more configurations, collects more
+  luck); the true score judges the configuration a method would actually return, by what it is
+  worth, without crediting luck and without oracle knowledge (the choice itself is still the
+  method's, made on observed values). It need not decrease: a lucky new report can displace a
+  truly better incumbent. The default is ``true`` wherever every run of a benchmark carries
+  noise-free values, ``observed`` elsewhere (real training, older results).
 - **Horizon** ``T`` of a benchmark: the largest ``budget.time`` of its runs' config.yaml, or the
   latest report time when no run has a time budget.
 - **Normalised regret**: ``(v - best) / (worst - best)``. ``best`` is run.json's
@@ -48,8 +60,20 @@ class Reference:
         return {"best": self.best, "worst": self.worst, "horizon": self.horizon}
 
 
-def run_steps(reports: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """One run's incumbent as a step function: report times (sorted) and best-so-far values.
+SCORES = ("true", "observed")
+TRUE_PREFIX = "true_"  # reports.parquet: true_<metric> holds the noise-free value of <metric>
+
+
+def true_column(metric: str) -> str:
+    """The reports.parquet column of ``metric``'s noise-free value."""
+    return f"{TRUE_PREFIX}{metric}"
+
+
+def run_steps(
+    reports: pd.DataFrame, metric: str, score: str = "observed"
+) -> tuple[np.ndarray, np.ndarray]:
+    """One run's incumbent as a step function: report times (sorted) and the incumbent's score
+    (``observed``: best-so-far values; ``true``: the noise-free value of the best-so-far report).
 
     Reports with a non-finite metric are ignored (a failed epoch improves nothing).
     """
@@ -58,7 +82,55 @@ def run_steps(reports: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarra
     keep = np.isfinite(values)
     times, values = times[keep], values[keep]
     order = np.argsort(times, kind="stable")
-    return times[order], np.minimum.accumulate(values[order]) if len(values) else values
+    times, values = times[order], values[order]
+    if not len(values):
+        return times, values
+    best = np.minimum.accumulate(values)
+    if score == "observed":
+        return times, best
+    if score != "true":
+        raise ResultsError(f"unknown score {score!r}; choose from {', '.join(SCORES)}")
+    true = reports[true_column(metric)].to_numpy(dtype=float)[keep][order]
+    improved = values < np.concatenate([[np.inf], best[:-1]])  # a new incumbent (strictly better)
+    incumbent = np.maximum.accumulate(np.where(improved, np.arange(len(values)), 0))
+    return times, true[incumbent]
+
+
+def has_true_values(reports: pd.DataFrame, metric: str) -> bool:
+    """Whether every report with a finite ``metric`` carries a finite noise-free value."""
+    column = true_column(metric)
+    if column not in reports.columns:
+        return not len(reports)
+    finite = np.isfinite(reports[metric].to_numpy(dtype=float))
+    return bool(np.isfinite(reports[column].to_numpy(dtype=float)[finite]).all())
+
+
+def choose_scores(results: Results, score: str | None = None) -> Results:
+    """Set how each benchmark's incumbents are scored (``results.scores``); returns ``results``.
+
+    ``score`` None (the default): ``true`` for every benchmark whose runs all carry noise-free
+    values, ``observed`` for the others. ``"true"`` refuses (:class:`ResultsError`) a benchmark
+    whose runs lack them; ``"observed"`` scores every benchmark by reported values.
+    """
+    if score is not None and score not in SCORES:
+        raise ResultsError(f"unknown score {score!r}; choose from {', '.join(SCORES)}")
+    scores = {}
+    for benchmark, runs in results.runs.groupby("benchmark"):
+        metric = runs["metric"].iloc[0]
+        reports = results.reports[results.reports["benchmark"] == benchmark]
+        lacking = [
+            f"{method}/seed={seed}"
+            for (method, seed), part in reports.groupby(["method", "seed"])
+            if not has_true_values(part, metric)
+        ]
+        if score == "true" and lacking:
+            raise ResultsError(
+                f"benchmark '{benchmark}': {len(lacking)} run(s) carry no noise-free values "
+                f"({true_column(metric)}), e.g. {lacking[0]}; use --score observed"
+            )
+        scores[str(benchmark)] = score or ("observed" if lacking else "true")
+    results.scores = scores
+    return results
 
 
 def value_at(times: np.ndarray, incumbent: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -144,7 +216,8 @@ def incumbent_grid(results: Results, benchmark: str, grid: np.ndarray) -> pd.Dat
         if run_reports is None:
             rows.append(np.full(len(grid), np.nan))
         else:
-            rows.append(value_at(*run_steps(run_reports, metric), grid))
+            rows.append(value_at(*run_steps(run_reports, metric, results.score(benchmark)),
+                                 grid))
         index.append((method, seed))
     return pd.DataFrame(
         np.vstack(rows),
@@ -178,7 +251,7 @@ def run_metrics(results: Results, refs: dict[str, Reference] | None = None) -> p
         if reports is None:
             times, inc = np.empty(0), np.empty(0)
         else:
-            times, inc = run_steps(reports, run.metric)
+            times, inc = run_steps(reports, run.metric, results.score(run.benchmark))
         final = value_at(times, inc, np.array([ref.horizon]))[0]
         rows.append(
             {

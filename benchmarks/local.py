@@ -7,6 +7,13 @@ trials it is given epoch by epoch; after every epoch it sends the result and wai
 method's decision (continue, stop or pause). A paused trial may resume on any worker: the worker
 calls ``Objective.resume_trial`` (which loads the trial's checkpoint where training is real).
 
+Pausing is a handshake: on ``pause`` the worker writes the trial's checkpoint and only then answers
+``paused``; until that answer the worker stays busy, and a resumption of that trial that the
+method asks for meanwhile waits (on the worker it was given to) for it, so no worker ever loads a
+checkpoint that is not yet written. Each run keeps its checkpoints apart
+(``Objective.for_run`` with a fresh run id); the checkpoint of a paused trial the method drops is
+deleted, and every checkpoint of the run when it ends.
+
 Faults: a trial that raises or diverges is recorded as failed and the method is told; a worker
 process that dies (killed, out of memory) fails its trial with the exit code as the reason and is
 replaced by a fresh process. Ctrl-C ends the run cleanly: workers are stopped, the reports made so
@@ -21,6 +28,7 @@ import os
 import signal
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -31,14 +39,15 @@ from hpo_methods.problem import Problem
 from hpo_methods.protocol import TuningMethod
 
 CONTINUE, STOP, PAUSE, EXIT = "continue", "stop", "pause", "exit"
+PAUSED = "paused"
 
 
-def _worker_main(conn: Connection, spec: dict[str, Any]) -> None:
+def _worker_main(conn: Connection, spec: dict[str, Any], run_id: str) -> None:
     """A worker process: build the objective, then train what the main process asks for."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides about Ctrl-C
     from benchmarks.registry import make_objective
 
-    objective = make_objective(spec)
+    objective = make_objective(spec).for_run(run_id)
     while True:
         message = conn.recv()
         if message[0] == EXIT:
@@ -51,12 +60,14 @@ def _worker_main(conn: Connection, spec: dict[str, Any]) -> None:
                 run = objective.start_trial(trial_id, config, seed)
             while True:
                 result = run.next_epoch()
-                conn.send(("epoch", trial_id, result.metrics, result.epoch_time))
+                conn.send(("epoch", trial_id, result.metrics, result.epoch_time,
+                           result.true_metrics))
                 decision = conn.recv()
                 if decision == CONTINUE:
                     continue
                 if decision == PAUSE:
-                    run.pause()
+                    run.pause()  # the checkpoint is written before the answer
+                    conn.send((PAUSED, trial_id))
                 else:
                     run.close()
                 break
@@ -70,6 +81,8 @@ class _Worker:
     process: Any
     conn: Connection
     trial_id: int | None = None
+    pausing: bool = False  # told to pause trial_id; busy until it answers PAUSED
+    waiting: bool = False  # given trial_id to resume once its pause is written; not sent yet
 
 
 class LocalBackend:
@@ -96,11 +109,17 @@ class LocalBackend:
         self.seed = seed
         self.gpus = gpus or []
         self.log = TuningLog(
-            method, problem or objective.problem(), objective.metric_names, budget, on_report
-        )
+            method, problem or objective.problem(), objective.metric_names, budget, on_report,
+            n_workers,
+        )  # fmt: skip
         self._context = mp.get_context("spawn")
         self._workers: list[_Worker] = []
         self._start = 0.0
+        self.run_id = uuid.uuid4().hex[:12]
+        self.run_objective = objective.for_run(self.run_id)  # its checkpoints, for deletion
+        self._pausing: dict[int, _Worker] = {}  # trial -> the worker writing its checkpoint
+        self._deferred: dict[int, _Worker] = {}  # trial -> the worker that resumes it after
+        self._dropped_while_pausing: set[int] = set()
 
     def now(self) -> float:
         """Seconds of wall-clock time since the run started."""
@@ -134,6 +153,7 @@ class LocalBackend:
             ended_by = "interrupted"
         finally:
             self._shutdown()
+            self.run_objective.discard_run()
         return self.log.result(ended_by, self.now())
 
     def _wait_and_handle(self, timeout: float | None) -> bool:
@@ -157,12 +177,15 @@ class LocalBackend:
 
     def _handle(self, worker: _Worker, message: tuple) -> None:
         trial_id = message[1]
+        if message[0] == PAUSED:
+            self._paused(worker, trial_id)
+            return
         if message[0] == "error":
             self.log.fail(trial_id, message[2], self.now())
-            worker.trial_id = None
+            self._release(worker)
             return
-        _, _, metrics, epoch_time = message
-        result = EpochResult(metrics, epoch_time)
+        _, _, metrics, epoch_time, true_metrics = message
+        result = EpochResult(metrics, epoch_time, true_metrics)
         outcome = self.log.report(trial_id, result, self.now(), worker.index)
         decision = {"continue": CONTINUE, "paused": PAUSE}.get(outcome, STOP)
         try:
@@ -170,34 +193,85 @@ class LocalBackend:
         except (BrokenPipeError, OSError):
             self._replace_dead(worker)
             return
-        if decision != CONTINUE:
-            worker.trial_id = None
+        if decision == PAUSE:  # busy until the checkpoint is written
+            worker.pausing = True
+            self._pausing[trial_id] = worker
+        elif decision != CONTINUE:
+            self._free(worker)
+
+    def _free(self, worker: _Worker) -> None:
+        worker.trial_id, worker.pausing = None, False
+        self.log.workers.free(worker.index, self.now())
+
+    def _paused(self, worker: _Worker, trial_id: int) -> None:
+        """The checkpoint of ``trial_id`` is written: resume it where that was asked for."""
+        self._free(worker)
+        self._pausing.pop(trial_id, None)
+        if trial_id in self._dropped_while_pausing:
+            self._dropped_while_pausing.discard(trial_id)
+            self.run_objective.discard_paused(trial_id)
+        waiting = self._deferred.pop(trial_id, None)
+        if waiting is not None:
+            waiting.waiting = False
+            self._send_run(waiting, trial_id, self.log.trials[trial_id].epochs)
+
+    def _release(self, worker: _Worker) -> None:
+        """``worker``'s trial is over (failed): free it, and a worker waiting to resume it."""
+        trial_id = worker.trial_id
+        self._free(worker)
+        if trial_id is not None:
+            self._pausing.pop(trial_id, None)
+            waiting = self._deferred.pop(trial_id, None)
+            if waiting is not None:
+                waiting.trial_id, waiting.waiting = None, False
 
     def _assign_idle_workers(self) -> None:
         for worker in self._workers:
             if worker.trial_id is not None:
                 continue
             suggestion = self.log.suggest()
-            self.log.drop_abandoned(self.now())
+            for dropped in self.log.drop_abandoned(self.now()):
+                if dropped in self._pausing:
+                    self._dropped_while_pausing.add(dropped)
+                else:
+                    self.run_objective.discard_paused(dropped)
             if suggestion is None:
                 return
             if suggestion.resume:
                 state = self.log.resume(suggestion.trial_id)
+                if state.trial_id in self._pausing:  # its checkpoint is being written
+                    worker.trial_id, worker.waiting = state.trial_id, True
+                    self._deferred[state.trial_id] = worker
+                    continue
                 epochs_done = state.epochs
             else:
                 state = self.log.start(suggestion.trial_id, suggestion.config, self.now())
                 epochs_done = 0
-            seed = trial_seed(self.seed, state.trial_id)
-            worker.conn.send(("run", state.trial_id, state.config, seed, epochs_done))
-            worker.trial_id = state.trial_id
+            self._send_run(worker, state.trial_id, epochs_done)
+
+    def _send_run(self, worker: _Worker, trial_id: int, epochs_done: int) -> None:
+        state = self.log.trials[trial_id]
+        seed = trial_seed(self.seed, trial_id)
+        worker.trial_id = trial_id
+        self.log.workers.busy(worker.index, self.now())
+        try:
+            worker.conn.send(("run", trial_id, state.config, seed, epochs_done))
+        except (BrokenPipeError, OSError):
+            self._replace_dead(worker)
 
     def _replace_dead(self, worker: _Worker) -> None:
         worker.process.join(timeout=5)
         code = worker.process.exitcode
-        if worker.trial_id is not None:
-            self.log.fail(worker.trial_id, f"worker process died (exit code {code})", self.now())
+        trial_id, waiting = worker.trial_id, worker.waiting
+        if trial_id is not None and not waiting:
+            self.log.fail(trial_id, f"worker process died (exit code {code})", self.now())
+            self._release(worker)
         worker.conn.close()
-        self._workers[worker.index] = self._spawn(worker.index)
+        fresh = self._spawn(worker.index)
+        self._workers[worker.index] = fresh
+        if waiting and trial_id is not None:  # it had not started: the new process waits
+            fresh.trial_id, fresh.waiting = trial_id, True
+            self._deferred[trial_id] = fresh
 
     def _spawn(self, index: int) -> _Worker:
         parent, child = self._context.Pipe()
@@ -206,8 +280,8 @@ class LocalBackend:
         os.environ.update(env)  # spawn copies the environment at start
         try:
             process = self._context.Process(
-                target=_worker_main, args=(child, self.spec), daemon=True,
-                name=f"tunebench-worker-{index}",
+                target=_worker_main, args=(child, self.spec, self.run_id),
+                daemon=True, name=f"tunebench-worker-{index}",
             )  # fmt: skip
             process.start()
         finally:

@@ -4,19 +4,28 @@ A folder holds ``config.yaml`` (the resolved config), ``run.json`` (versions, gi
 start and end time, status, summary), ``reports.parquet`` (one row per epoch report) and
 ``trials.parquet`` (one row per trial). ``run.json`` is written first with status ``incomplete``
 and rewritten with ``complete`` only after both tables are in place; every file is written to a
-temporary name and renamed, so an interrupted run never looks complete. With ``journal=True``
-every report is also appended to ``reports.jsonl`` as it arrives (flushed), so a crash of a long
-real run loses no report it had made.
+temporary name of its own (so writers never share one), flushed to disk (``fsync``) and renamed,
+so an interrupted run never looks complete. With ``journal=True`` every report is also appended to
+``reports.jsonl`` as it arrives (flushed), so a crash of a long real run loses no report it had
+made.
+
+One writer at a time: :class:`RunLock` takes an exclusive ``flock`` on the run folder itself, held
+from the decision to skip or run until the run is written; a second process finds it taken and
+skips the run. :func:`stored_run` reads what a folder holds and checks that a complete run's
+tables are readable, so a damaged "complete" run is redone rather than skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import platform
 import socket
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -26,6 +35,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 RUN_FILE = "run.json"
 CONFIG_FILE = "config.yaml"
@@ -38,10 +48,34 @@ STATUS_INCOMPLETE = "incomplete"
 LIBRARIES = ("numpy", "pandas", "pyarrow", "scipy", "scikit-learn", "xgboost", "hydra-core")
 
 
+def _replace_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write ``path`` through ``write(tmp)`` to a temporary file of its own in the same folder,
+    fsync it, rename it over ``path`` and fsync the folder (the rename is then durable)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system syncs folders
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    _replace_atomic(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -50,28 +84,89 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_parquet_atomic(path: Path, frame: pd.DataFrame) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-    tmp.replace(path)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    _replace_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_run_info(folder: Path) -> dict[str, Any] | None:
     """The run.json of a results folder, or None if there is none (or it is unreadable)."""
     try:
-        return json.loads((Path(folder) / RUN_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
+        info = json.loads((Path(folder) / RUN_FILE).read_text())
+    except (OSError, ValueError):
         return None
+    return info if isinstance(info, dict) else None
+
+
+@dataclass
+class StoredRun:
+    """What a run folder holds: run.json's status (None: no readable run.json), the stored
+    config (None: none), and for a complete run why its tables are unreadable ('' if fine)."""
+
+    status: str | None
+    config: dict[str, Any] | None
+    damage: str = ""
+
+    @property
+    def complete(self) -> bool:
+        """A finished run whose files are all readable."""
+        return self.status == STATUS_COMPLETE and not self.damage
+
+
+def stored_run(folder: Path) -> StoredRun:
+    """Read what ``folder`` holds (see :class:`StoredRun`); the tables of a complete run are
+    read in full."""
+    folder = Path(folder)
+    info = read_run_info(folder)
+    config = None
+    if (folder / CONFIG_FILE).is_file():
+        try:
+            loaded = yaml.safe_load((folder / CONFIG_FILE).read_text())
+            config = loaded if isinstance(loaded, dict) else None
+        except (OSError, yaml.YAMLError):
+            config = None
+    status = None if info is None else info.get("status")
+    damage = ""
+    if status == STATUS_COMPLETE:
+        for name in (REPORTS_FILE, TRIALS_FILE):
+            try:
+                pq.read_table(folder / name)
+            except (OSError, pa.ArrowException) as err:
+                damage = f"{name} is unreadable ({str(err).splitlines()[0][:120]})"
+                break
+        if not damage and config is None:
+            damage = f"{CONFIG_FILE} is missing or unreadable"
+    return StoredRun(status, config, damage)
 
 
 def is_complete(folder: Path) -> bool:
-    """Whether ``folder`` holds a finished run (its run.json says complete, tables present)."""
-    info = read_run_info(folder)
-    return (
-        info is not None
-        and info.get("status") == STATUS_COMPLETE
-        and (Path(folder) / REPORTS_FILE).is_file()
-        and (Path(folder) / TRIALS_FILE).is_file()
-    )
+    """Whether ``folder`` holds a finished run: run.json says complete, every file readable."""
+    return stored_run(folder).complete
+
+
+class RunLock:
+    """An exclusive, non-blocking lock on a run folder (``flock`` on the folder itself, so no
+    lock file is left behind); released on :meth:`release` or when the process ends."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock; False if another process holds it."""
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 def environment_info() -> dict[str, Any]:
@@ -131,6 +226,9 @@ class ResultsWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         for stale in (REPORTS_FILE, TRIALS_FILE, JOURNAL_FILE):
             (self.folder / stale).unlink(missing_ok=True)
+        for tmp in self.folder.glob(".*.tmp"):  # left by a killed writer (we hold the lock)
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
         write_bytes_atomic(self.folder / CONFIG_FILE, config_yaml.encode())
         self._info = {
             **info,

@@ -133,7 +133,7 @@ class SimulatedBackend:
         self._stopwatch = _Stopwatch(method, clock) if count_method_time else None
         self.log = TuningLog(
             cast(TuningMethod, self._stopwatch) if self._stopwatch is not None else method,
-            problem or objective.problem(), objective.metric_names, budget, on_report,
+            problem or objective.problem(), objective.metric_names, budget, on_report, n_workers,
         )  # fmt: skip
         self.now = 0.0  # the simulated clock
         self.method_time = 0.0  # decision seconds added to it
@@ -178,7 +178,7 @@ class SimulatedBackend:
             self.log.fail(event.trial_id, event.error, event.time)
             self._decided()
             self._release(event.trial_id)
-            self._idle.append(event.worker)
+            self._free(event.worker)
             return
         outcome = self.log.report(event.trial_id, event.result, event.time, event.worker)
         self._decided()
@@ -189,7 +189,7 @@ class SimulatedBackend:
                 self._runs[event.trial_id].pause()
             else:
                 self._release(event.trial_id)
-            self._idle.append(event.worker)
+            self._free(event.worker)
         if self.progress is not None:
             self.progress(self.now, len(self.log.trials), self.log.epochs_trained)
 
@@ -210,7 +210,12 @@ class SimulatedBackend:
             elif not self._start_trial(suggestion.trial_id, suggestion.config):
                 self._idle.insert(0, worker)
                 continue
+            self.log.workers.busy(worker, self.now)
             self._schedule_epoch(worker, suggestion.trial_id)
+
+    def _free(self, worker: int) -> None:
+        self.log.workers.free(worker, self.now)
+        self._idle.append(worker)
 
     def _start_trial(self, trial_id: int, config: Config) -> bool:
         self.log.start(trial_id, config, self.now)

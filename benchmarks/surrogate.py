@@ -6,7 +6,11 @@ whole curve (every metric and every epoch time) is predicted at ``start_trial`` 
 ``next_epoch`` replays it. With ``noise=True`` the curve carries seed noise that is consistent
 along the curve, drawn from the trial's seed (which the backend derives from the run seed and the
 trial id); ``noise=False`` gives the deterministic mean curve. Epoch times are positive, so
-cumulative time strictly increases.
+cumulative time strictly increases. The metrics are the surrogate's outputs: the table's metrics
+and, where its table or timing table recorded them, the per-configuration ``peak_memory_mb`` and
+``latency_ms`` (one value per trial, reported at every epoch; see :mod:`surrogates.timing`).
+Every epoch also carries the mean curve's values as its noise-free metrics
+(``EpochResult.true_metrics``; equal to the reported ones without noise).
 
 Benchmark config keys (kind ``surrogate``): ``model`` (a surrogate folder), ``table`` (its table:
 checked against the model's checksum and schema; without ``model`` the table is fitted on first
@@ -54,8 +58,8 @@ class SurrogateObjective(Objective):
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         self.space.validate(config)
         rng = np.random.default_rng(seed) if self.noise else None
-        metrics, times = self.model.curve(config, rng)
-        return CurveRun(self.metric_names, metrics, times)
+        metrics, times, mean = self.model.curve_and_mean(config, rng)
+        return CurveRun(self.metric_names, metrics, times, true_metrics=mean)
 
     def best_known_value(self) -> float:
         """The lowest observed value in the table: no surrogate curve goes below it."""
@@ -64,6 +68,13 @@ class SurrogateObjective(Objective):
     def worst_known_value(self) -> float:
         """The highest observed value in the table: no surrogate curve goes above it."""
         return self.model.worst_observed
+
+    def metric_range(self, metric: str) -> tuple[float, float] | None:
+        """The table's observed range of ``metric``: predictions are clipped into it."""
+        for target in self.model.targets:
+            if target.name == metric:
+                return float(target.lo), float(target.hi)
+        return None
 
     def describe(self) -> dict:
         manifest = self.model.manifest

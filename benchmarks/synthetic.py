@@ -87,7 +87,8 @@ class _OneEvaluation(TrialRun):
         if self.epochs_done >= 1:
             raise RuntimeError("a synthetic function has a single epoch")
         self.epochs_done = 1
-        return EpochResult({"val_error": self._value}, self._epoch_time)
+        values = {"val_error": self._value}
+        return EpochResult(values, self._epoch_time, values)  # noise-free: true = reported
 
 
 class SyntheticObjective(Objective):
@@ -163,7 +164,8 @@ class _Curve(TrialRun):
     def next_epoch(self) -> EpochResult:
         self.epochs_done += 1
         error = self.floor + (0.9 - self.floor) * math.exp(-self.speed * self.epochs_done)
-        return EpochResult({"val_error": error}, self.epoch_time)
+        values = {"val_error": error}
+        return EpochResult(values, self.epoch_time, values)  # noise-free: true = reported
 
 
 class SyntheticCurvesObjective(Objective):

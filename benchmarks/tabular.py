@@ -7,11 +7,17 @@ recorded configurations instead of optimising over the continuous space. A confi
 the table is refused with an error.
 
 A configuration recorded with several seeds replays one of them, chosen by the trial's seed, so
-repeated runs with different seeds see the seed-to-seed noise of the real objective.
+repeated runs with different seeds see the seed-to-seed noise of the real objective. Its
+noise-free value at an epoch (``EpochResult.true_metrics``) is the mean over the seeds the table
+recorded for it: the recorded value itself for a configuration with one seed.
 
 ``timing`` (benchmark key ``timing``: a timing table of the same configurations, see
 :mod:`surrogates.timing`) replaces the recorded epoch times: every epoch of a configuration then
 takes its mean epoch time in the timing table, as the surrogate fitted with that table predicts.
+The per-configuration metrics the timing table records (its ``config_metrics``:
+``peak_memory_mb``, ``latency_ms``) become metrics of the benchmark the same way: every epoch
+reports the configuration's mean over the timing table's curves. Per-configuration metrics of the
+table itself are replayed as recorded.
 """
 
 from __future__ import annotations
@@ -40,7 +46,9 @@ class TabularObjective(Objective):
         self.space = self.table.space(finite=True)
         self.max_epochs = self.table.max_epochs
         self.metric = self.table.metric
-        self.metric_names = tuple(self.table.metric_names)
+        from_timing = [] if self.timing is None else self.timing.config_metrics
+        self.metric_names = (*self.table.metric_names,
+                             *[m for m in from_timing if m not in self.table.metric_names])
         df = self.table.frame.sort_values(["config_id", "seed", "epoch"])
         keys = {
             cid: self.space.key(c)
@@ -48,18 +56,37 @@ class TabularObjective(Objective):
         }
         self._config_ids = {key: cid for cid, key in keys.items()}
         self._curves: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._means: dict[int, np.ndarray] = {}
         n = self.max_epochs
-        metric_values = df[list(self.metric_names)].to_numpy(dtype=float)
+        if from_timing:
+            means = self.timing.frame.groupby("config_id")
+            columns = [df["config_id"].map(means[m].mean()) if m in from_timing else df[m]
+                       for m in self.metric_names]
+            metric_values = np.column_stack([c.to_numpy(dtype=float) for c in columns])
+        else:
+            metric_values = df[list(self.metric_names)].to_numpy(dtype=float)
         times = df["epoch_time"].to_numpy(dtype=float)
         if self.timing is not None:
             timed = self.timing.frame.groupby("config_id")["epoch_time"].mean()
             times = df["config_id"].map(timed).to_numpy(dtype=float)
         cids = df["config_id"].to_numpy()
+        self._ranges = {
+            name: (float(np.nanmin(column)), float(np.nanmax(column)))
+            for name, column in zip(self.metric_names, metric_values.T, strict=True)
+            if np.isfinite(column).any()
+        }
+        self._ranges["epoch_time"] = (float(np.nanmin(times)), float(np.nanmax(times)))
         for start in range(0, len(df), n):
             cid = int(cids[start])
             self._curves.setdefault(cid, []).append(
                 (metric_values[start : start + n], times[start : start + n])
             )
+        with np.errstate(invalid="ignore"):  # a metric that is NaN for every seed stays NaN
+            for cid, curves in self._curves.items():
+                stacked = np.stack([m for m, _ in curves])
+                finite = np.isfinite(stacked).sum(axis=0)
+                total = np.where(np.isfinite(stacked), stacked, 0.0).sum(axis=0)
+                self._means[cid] = np.where(finite > 0, total / np.maximum(finite, 1), np.nan)
 
     def _timing_table(self, timing: Table | str | Path | None) -> Table | None:
         if timing is None:
@@ -74,15 +101,21 @@ class TabularObjective(Objective):
         key = self.space.key(config)
         if key not in self._config_ids:
             raise KeyError(f"configuration {config} is not recorded in table '{self.table.name}'")
-        curves = self._curves[self._config_ids[key]]
+        cid = self._config_ids[key]
+        curves = self._curves[cid]
         metrics, times = curves[int(np.random.default_rng(seed).integers(len(curves)))]
-        return CurveRun(self.metric_names, metrics, times)
+        return CurveRun(self.metric_names, metrics, times, true_metrics=self._means[cid])
 
     def best_known_value(self) -> float:
         return float(self.table.frame[self.metric].min())
 
     def worst_known_value(self) -> float:
         return float(self.table.frame[self.metric].max())
+
+    def metric_range(self, metric: str) -> tuple[float, float] | None:
+        """The range of ``metric`` over the replayed curves (epoch times from the timing table
+        where one is given)."""
+        return self._ranges.get(metric)
 
     def describe(self) -> dict:
         return {

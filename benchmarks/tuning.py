@@ -4,6 +4,12 @@ A backend (simulated or local) decides *when* things happen; :class:`TuningLog` 
 an event means — it passes epoch reports to the method, turns its decision into the trial's
 outcome (continue, paused, stopped, completed, failed), and keeps the rows of ``reports.parquet``
 and ``trials.parquet``. Both backends therefore apply exactly the same semantics.
+
+*Worker utilisation* (``worker_utilisation`` in the summary of every run): busy worker-seconds
+over ``n_workers x elapsed_time``. A worker is busy from the moment it is given work (a new or a
+resumed trial) until the event after which it is free again (its trial stopped, paused,
+completed or failed), decision time included; work still running when the run ends counts up to
+``elapsed_time``. Both backends report it the same way (:class:`WorkerClock`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from hpo_methods.protocol import Decision, TrialStatus, TuningMethod
 from hpo_methods.space import Config
 
 ReportCallback = Callable[[dict[str, Any]], None]
+TRUE_PREFIX = "true_"  # reports.parquet column of a metric's noise-free value: true_<metric>
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,32 @@ class RunResult:
     ended_by: str
 
 
+class WorkerClock:
+    """Busy time of ``n_workers`` workers (module docstring: worker utilisation)."""
+
+    def __init__(self, n_workers: int) -> None:
+        self.n_workers = n_workers
+        self.busy_seconds = 0.0  # of finished stretches of work
+        self._since: dict[int, float] = {}  # busy worker -> when it was given its work
+
+    def busy(self, worker: int, now: float) -> None:
+        """Worker ``worker`` was given work at ``now``."""
+        if worker in self._since:
+            raise RuntimeError(f"worker {worker} was given work while busy")
+        self._since[worker] = now
+
+    def free(self, worker: int, now: float) -> None:
+        """Worker ``worker`` is free again from ``now``."""
+        self.busy_seconds += now - self._since.pop(worker)
+
+    def utilisation(self, elapsed: float) -> float | None:
+        """Busy worker-seconds up to ``elapsed`` over ``n_workers x elapsed`` (None at 0 s)."""
+        if elapsed <= 0:
+            return None
+        running = sum(max(0.0, elapsed - since) for since in self._since.values())
+        return (self.busy_seconds + running) / (self.n_workers * elapsed)
+
+
 class TuningLog:
     """Applies events to the method and records them (see the module docstring)."""
 
@@ -77,6 +110,7 @@ class TuningLog:
         metric_names: tuple[str, ...],
         budget: Budget,
         on_report: ReportCallback | None = None,
+        n_workers: int = 1,
     ) -> None:
         self.method = method
         self.problem = problem
@@ -88,6 +122,7 @@ class TuningLog:
         self.trials: dict[int, TrialState] = {}
         self.reports: list[dict[str, Any]] = []
         self.epochs_trained = 0
+        self.workers = WorkerClock(n_workers)
 
     def suggest(self):
         """Ask the method for work, respecting the trial budget (resumptions are always fine)."""
@@ -168,8 +203,11 @@ class TuningLog:
             "worker": worker,
             "decision": outcome,
         }
+        true = result.true_metrics or {}
         for name in self.metric_names:
             row[name] = float(result.metrics.get(name, math.nan))
+        for name in self.metric_names:  # noise-free values where the objective knows them
+            row[f"{TRUE_PREFIX}{name}"] = float(true.get(name, math.nan))
         for name, value in state.config.items():
             row[f"config_{name}"] = value
         self.reports.append(row)
@@ -209,4 +247,5 @@ class TuningLog:
             f"best_{self.metric}": self._raw(min(finite)) if finite else None,
             "elapsed_time": now,
             "ended_by": ended_by,
+            "worker_utilisation": self.workers.utilisation(now),
         }

@@ -24,7 +24,10 @@ from hpo_methods.space import SearchSpace
 MODES = ("min", "max")
 SENSES = ("<=", ">=")
 COST_METRIC = "epoch_time"
-_CONSTRAINT = re.compile(r"^\s*(?P<metric>[A-Za-z_][\w.]*)\s*(?P<sense><=|>=)\s*(?P<bound>\S+)\s*$")
+_CONSTRAINT = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_][\w.]*)\s*(?P<sense><=|>=|:le:|:ge:)\s*(?P<bound>\S+)\s*$"
+)
+_WORD_SENSES = {":le:": "<=", ":ge:": ">="}
 
 
 class ProblemError(ValueError):
@@ -80,7 +83,11 @@ class Constraint:
 
     @classmethod
     def parse(cls, spec: str | Mapping[str, Any]) -> Constraint:
-        """``"peak_memory_mb<=120"`` or ``{metric: peak_memory_mb, bound: 120, sense: "<="}``."""
+        """``"peak_memory_mb<=120"`` or ``{metric: peak_memory_mb, bound: 120, sense: "<="}``.
+
+        ``peak_memory_mb:le:120`` (``:ge:`` for ``>=``) is the same constraint written without
+        ``<``/``>``, which a shell and Hydra's override grammar would otherwise need quoted.
+        """
         if isinstance(spec, Mapping):
             unknown = sorted(set(spec) - {"metric", "bound", "sense"})
             if unknown or "metric" not in spec or "bound" not in spec:
@@ -92,14 +99,14 @@ class Constraint:
         match = _CONSTRAINT.match(str(spec))
         if match is None:
             raise ProblemError(
-                f"constraint {spec!r}: write it as metric<=bound or metric>=bound, "
-                f"e.g. peak_memory_mb<=120"
+                f"constraint {spec!r}: write it as metric<=bound or metric>=bound "
+                f"(or metric:le:bound, metric:ge:bound), e.g. peak_memory_mb<=120"
             )
         try:
             bound = float(match["bound"])
         except ValueError as err:
             raise ProblemError(f"constraint {spec!r}: the bound is not a number") from err
-        return cls(match["metric"], bound, match["sense"])
+        return cls(match["metric"], bound, _WORD_SENSES.get(match["sense"], match["sense"]))
 
     def violation(self, metrics: Mapping[str, float]) -> float:
         """How far the constraint is broken: 0.0 where it holds, ``+inf`` where the metric is
@@ -113,7 +120,10 @@ class Constraint:
         return max(0.0, float(excess))
 
     def __str__(self) -> str:
-        return f"{self.metric}{self.sense}{self.bound:g}"
+        bound = f"{self.bound:g}"  # exact: run.json records it and analysis reads it back
+        if float(bound) != self.bound:
+            bound = repr(float(self.bound))
+        return f"{self.metric}{self.sense}{bound}"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,26 @@ What to optimise comes with the :class:`~hpo_methods.problem.Problem` a method i
 randomness only from the seed they are given, so a run is a pure function of its configuration
 and seed.
 
+*Random streams.* Every part of a method that draws gets its own stream, spawned from one
+``np.random.SeedSequence(seed)`` (:func:`random_stream`): the searcher (configurations),
+the scheduler (e.g. brackets) and the surrogate model (e.g. GP hyperparameter restarts) draw
+from independent children ``SeedSequence(seed).spawn(3)[k]``, so no decision is a function of
+another's draws (with one shared seed, asynchronous Hyperband's first bracket was a function of
+the first trial's learning rate). Searchers and schedulers get theirs from the seed in their
+base classes; a model that needs several streams spawns them from its own.
+
+*Common random numbers across methods* (deliberate): for a given seed, every searcher draws its
+uniform random configurations from the same searcher stream in the same way
+(:meth:`~hpo_methods.space.SearchSpace.sample`), and draws nothing else before its first
+model-based proposal, so methods that start with random proposals (all of the built-in ones:
+random, asha, sh, hyperband, async_hyperband, median_stopping, bo, tpe, rea, bohb, mobster,
+hypertune, and dehb's first population) try the same first configurations for that seed.
+Comparisons between methods on one seed are then paired on their initial design, which lowers
+the variance of their differences; over seeds the designs are independent. A searcher that
+changes how or when it draws breaks this pairing: ``tests/test_random_streams.py`` checks it.
+(The objective's own noise uses a separate seed per trial, ``SeedSequence([seed, trial_id])``,
+in the backend.)
+
 The built-in methods are a :class:`Searcher` (which configuration to try next) combined with a
 :class:`Scheduler` (how many epochs each trial gets: continue, stop, or pause and later resume)
 in :class:`Method`. Searchers and schedulers see the problem's first objective as one number to
@@ -31,7 +51,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -40,6 +60,20 @@ from hpo_methods.problem import Problem
 from hpo_methods.space import Config, SearchSpace
 
 Metrics = Mapping[str, float]
+
+
+class Stream(IntEnum):
+    """The independent random streams of a method (module docstring)."""
+
+    SEARCHER = 0
+    SCHEDULER = 1
+    MODEL = 2
+
+
+def random_stream(seed: int, stream: Stream) -> np.random.SeedSequence:
+    """Stream ``stream`` of a run's ``seed``: child ``stream`` of
+    ``np.random.SeedSequence(seed).spawn(len(Stream))``."""
+    return np.random.SeedSequence(int(seed)).spawn(len(Stream))[stream]
 
 
 class Decision(StrEnum):
@@ -90,7 +124,7 @@ class Searcher(ABC):
     def __init__(self, space: SearchSpace, seed: int, max_epochs: int) -> None:
         self.space = space
         self.max_epochs = max_epochs
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(random_stream(seed, Stream.SEARCHER))
         self.trials: dict[int, TrialRecord] = {}
         self.seen: set[tuple] = set()  # space.key() of every configuration started so far
 
@@ -127,7 +161,7 @@ class Scheduler(ABC):
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be >= 1 (got {max_epochs})")
         self.max_epochs = max_epochs
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(random_stream(seed, Stream.SCHEDULER))
 
     def trial_to_resume(self) -> int | None:
         """A paused trial that should continue now (a promotion), if any."""

@@ -97,6 +97,12 @@ def method_settings(name: str) -> dict[str, Any]:
     return factory_settings(factory(name))
 
 
+def takes_any_setting(name: str) -> bool:
+    """Whether the method's factory takes ``**kwargs`` (then any setting is passed on)."""
+    parameters = inspect.signature(factory(name)).parameters.values()
+    return any(p.kind == p.VAR_KEYWORD for p in parameters)
+
+
 def factory_settings(factory: Factory) -> dict[str, Any]:
     """The keyword settings of a method factory (every parameter after problem and seed).
     A ``**kwargs`` parameter is not a setting: it means any setting is accepted."""

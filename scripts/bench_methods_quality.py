@@ -3,14 +3,17 @@
 Quality: simple regret (best value found - known optimum) after ``--evals`` evaluations on Branin
 and Hartmann-6, over ``--seeds`` seeds, one worker, for random, bo, tpe and rea (median and
 quartiles, as a Markdown table). Targets (issue 5): BO's median regret at least 10x smaller than
-random search's; TPE and REA below random search.
+random search's; TPE and REA below random search. ``tests/test_quality.py`` checks the same at a
+reduced size in CI. A method may carry settings (values are YAML):
+``--methods random,tpe,tpe:gamma=0.25:gamma_cap=null`` compares TPE's default with the old
+``ceil(0.25 n)`` rule.
 
 Cost: real seconds of one simulated run with 4 workers of bo (a budget of 200 trials) and of
-mobster (the default time budget, 10800 s) on a synthetic table of 1000 recorded configurations,
-27 epochs (a finite space) and on synthetic curves over the continuous space; random and asha for
-comparison (and tpe, rea, bohb, hyperband on the table). A stress case: curves with epochs 10x
-shorter, where ASHA starts thousands of trials in the time budget. Target: bo and mobster under
-20 s.
+mobster (the default time budget, 10800 s; both ASHA variants) on a synthetic table of 1000
+recorded configurations, 27 epochs (a finite space) and on synthetic curves over the continuous
+space; random and asha for comparison (and tpe, rea, bohb, hyperband on the table). A stress
+case: curves with epochs 10x shorter, where ASHA starts thousands of trials in the time budget.
+Target: bo and mobster under 20 s.
 
     python scripts/bench_methods_quality.py                 # everything (a few minutes)
     python scripts/bench_methods_quality.py --seeds 5 --no-cost
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for tests.tables
@@ -39,10 +43,22 @@ PROBLEMS = ("branin", "hartmann6")
 METHODS = ("random", "bo", "tpe", "rea")
 
 
-def regret(problem: str, method: str, seed: int, evals: int, workers: int) -> float:
+def parse_method(spec: str) -> tuple[str, dict]:
+    """``name`` or ``name:key=value:key=value`` (values are YAML) -> (name, settings)."""
+    name, *items = spec.split(":")
+    settings = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        settings[key.strip()] = yaml.safe_load(value)
+    return name.strip(), settings
+
+
+def regret(
+    problem: str, method: str, seed: int, evals: int, workers: int = 1, **settings: object
+) -> float:
     """Simple regret of one run of ``evals`` evaluations."""
     objective = SyntheticObjective(problem)
-    tuner = make_method(method, objective.problem(), seed)
+    tuner = make_method(method, objective.problem(), seed, **settings)
     result = SimulatedBackend(tuner, objective, workers, Budget(trials=evals), seed).run()
     return float(result.summary["best_val_error"]) - objective.best_known_value()
 
@@ -59,8 +75,9 @@ def quality_table(seeds: int, evals: int, workers: int, methods: tuple[str, ...]
     for problem in PROBLEMS:
         medians = {}
         for method in methods:
+            name, settings = parse_method(method)
             start = time.perf_counter()
-            values = [regret(problem, method, s, evals, workers) for s in range(seeds)]
+            values = [regret(problem, name, s, evals, workers, **settings) for s in range(seeds)]
             per_run = (time.perf_counter() - start) / seeds
             q25, med, q75 = np.percentile(values, [25, 50, 75])
             medians[method] = med
@@ -87,18 +104,22 @@ def _yes(ok: bool) -> str:
 
 def timed_run(objective: Objective, method: str, budget: Budget) -> tuple[float, dict]:
     """Real seconds of one simulated run with 4 workers (the method's import excluded)."""
-    make_method(method, objective.problem(), 0)  # imports, outside the clock
-    tuner = make_method(method, objective.problem(), 0)
+    name, settings = parse_method(method)
+    make_method(name, objective.problem(), 0, **settings)  # imports, outside the clock
+    tuner = make_method(name, objective.problem(), 0, **settings)
     start = time.perf_counter()
     result = SimulatedBackend(tuner, objective, 4, budget, 0).run()
     return time.perf_counter() - start, result.summary
 
 
 COST_PLAN = {
-    "table": "bo trials=200, random trials=200, mobster time=10800, asha time=10800, "
+    "table": "bo trials=200, random trials=200, mobster time=10800, "
+    "mobster:variant=promotion time=10800, asha time=10800, asha:variant=promotion time=10800, "
     "tpe trials=200, rea trials=200, bohb time=10800, hyperband time=10800",
-    "curves": "bo trials=200, random trials=200, mobster time=10800, asha time=10800",
-    "fast curves": "mobster time=10800, asha time=10800, bo time=10800, random time=10800",
+    "curves": "bo trials=200, random trials=200, mobster time=10800, "
+    "mobster:variant=promotion time=10800, asha time=10800",
+    "fast curves": "mobster time=10800, mobster:variant=promotion time=10800, asha time=10800, "
+    "bo time=10800, random time=10800",
 }
 OBJECTIVE_LABELS = {
     "table": "synthetic table (1000 configs, 27 epochs)",
@@ -125,7 +146,7 @@ def cost_table() -> list[str]:
         }
         for key, runs in COST_PLAN.items():
             for run in runs.split(", "):
-                method, budget_label = run.split()
+                method, budget_label = run.rsplit(" ", 1)
                 name, value = budget_label.split("=")
                 budget = Budget(**{name: float(value) if name == "time" else int(value)})
                 seconds, summary = timed_run(objectives[key], method, budget)

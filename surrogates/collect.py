@@ -17,6 +17,14 @@ first points, so a grown collection keeps every finished curve).
 ``merge`` checks that every curve is there and writes the validated table folder (see
 :mod:`surrogates.table`) with provenance in ``meta.json``.
 
+``--cost-metrics`` also records each configuration's ``peak_memory_mb`` (peak training memory)
+and ``latency_ms`` (inference latency per image), measured once per curve by the real objective
+(:mod:`benchmarks.real.measure`; outside the epochs' timed windows, so ``epoch_time`` means the
+same with or without it) and repeated at every epoch; the table lists them as ``config_metrics``
+and its provenance says how they were measured. A collection's settings decide its metric set:
+a collection started without the flag (whose ``settings.json`` does not name it) keeps the old
+columns, and resuming it with the flag is refused.
+
 Only ``run`` imports torch (through :mod:`benchmarks.real`).
 """
 
@@ -43,6 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.stats import qmc
 
+from benchmarks.real import COST_METRICS
 from hpo_methods.space import Config, SearchSpace
 from surrogates.table import TableError, read_parquet, write_json_atomic, write_table
 
@@ -85,6 +94,20 @@ class Settings:
     split_seed: int = 0
     device: str = "cpu"
     threads: int = 1
+    cost_metrics: bool = False
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The metric columns of every curve of this collection."""
+        return (*METRICS, *COST_METRICS) if self.cost_metrics else METRICS
+
+    def stored(self) -> dict[str, Any]:
+        """What ``settings.json`` holds: every field, but ``cost_metrics`` only when set (a
+        collection without it keeps the settings file it had before the option existed)."""
+        out = asdict(self)
+        if not self.cost_metrics:
+            del out["cost_metrics"]
+        return out
 
     def check(self) -> None:
         for name in ("n_train", "n_val", "epochs", "configs", "seeds", "threads"):
@@ -138,7 +161,7 @@ def prepare_workdir(workdir: Path, settings: Settings) -> None:
     settings.check()
     path = workdir / SETTINGS_FILE
     if path.exists():
-        stored = read_settings(workdir)
+        stored = asdict(Settings(**read_settings(workdir)))
         grown = []
         for key, value in asdict(settings).items():
             if stored.get(key) == value:
@@ -159,7 +182,7 @@ def prepare_workdir(workdir: Path, settings: Settings) -> None:
         raise CollectError(f"{workdir}: holds curves but no {SETTINGS_FILE}; not a collection")
     (workdir / CURVES_DIR).mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{SETTINGS_FILE}.{os.getpid()}.tmp")  # shards may start together
-    tmp.write_text(json.dumps(asdict(settings), indent=2, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(settings.stored(), indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
 
 
@@ -180,7 +203,7 @@ def read_settings(workdir: Path) -> dict[str, Any]:
 def read_curve(path: Path, settings: Settings) -> pd.DataFrame:
     """One finished curve, checked against its file name and the settings."""
     frame = read_parquet(path)
-    needed = ["config_id", "seed", "epoch", *SPACE_SPEC, *METRICS, "epoch_time",
+    needed = ["config_id", "seed", "epoch", *SPACE_SPEC, *settings.metrics, "epoch_time",
               "cumulative_time"]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -250,13 +273,16 @@ def _now() -> str:
 class ShardLog:
     """``<workdir>/shards/shard-i-of-n.json``: each run of a shard, its command and wall time."""
 
-    def __init__(self, workdir: Path, shard: tuple[int, int], command: str, device: str):
+    def __init__(self, workdir: Path, shard: tuple[int, int], command: str, device: str,
+                 cost_metrics: dict[str, str] | None = None):
         self.path = workdir / SHARDS_DIR / f"shard-{shard[0]}-of-{shard[1]}.json"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         runs = json.loads(self.path.read_text())["runs"] if self.path.is_file() else []
         self.entry = {"command": command, "started_at": _now(), "updated_at": _now(),
                       "curves": 0, "wall_s": 0.0, "hardware": hardware(device),
                       "versions": versions()}
+        if cost_metrics is not None:  # how this process measured them
+            self.entry["cost_metrics"] = cost_metrics
         self.runs = [*runs, self.entry]
         self._start = time.perf_counter()
         self.save()
@@ -278,7 +304,7 @@ def run_curve(objective: Any, settings: Settings, config_id: int, seed: int,
             result = trial.next_epoch()
             cumulative += result.epoch_time
             rows.append({"config_id": config_id, "seed": seed, "epoch": epoch, **config,
-                         **{m: float(result.metrics[m]) for m in METRICS},
+                         **{m: float(result.metrics[m]) for m in settings.metrics},
                          "epoch_time": result.epoch_time, "cumulative_time": cumulative})
     finally:
         trial.close()
@@ -302,9 +328,10 @@ def run(workdir: Path, settings: Settings, shard: tuple[int, int], cache_dir: st
     objective = RealObjective(
         settings.data, settings.model, settings.n_train, settings.n_val, settings.epochs,
         cache_dir=cache_dir, threads=settings.threads, device=settings.device,
-        split_seed=settings.split_seed,
+        split_seed=settings.split_seed, cost_metrics=settings.cost_metrics,
     )
-    log = ShardLog(workdir, shard, command, settings.device)
+    log = ShardLog(workdir, shard, command, settings.device,
+                   objective.describe()["cost_metrics"])
     for k, (config_id, seed) in enumerate(todo, 1):
         start = time.perf_counter()
         frame = run_curve(objective, settings, config_id, seed, configs[config_id])
@@ -347,12 +374,12 @@ def merge(workdir: Path, out: Path, name: str | None = None, partial: bool = Fal
     frame = pd.concat(frames, ignore_index=True)
     runs = [r for p in sorted((workdir / SHARDS_DIR).glob("*.json"))
             for r in json.loads(p.read_text())["runs"]]
-    meta = {
+    meta: dict[str, Any] = {
         "name": name or out.name,
         "search_space": SPACE_SPEC,
         "max_epochs": settings.epochs,
         "metric": "val_error",
-        "metrics": list(METRICS),
+        "metrics": list(settings.metrics),
         "provenance": {
             "commands": sorted({r["command"] for r in runs}),
             "merge_command": _command(None),
@@ -379,6 +406,15 @@ def merge(workdir: Path, out: Path, name: str | None = None, partial: bool = Fal
             "date": _now(),
         },
     }
+    if settings.cost_metrics:
+        meta["config_metrics"] = list(COST_METRICS)
+        measured = [r["cost_metrics"] for r in runs if r.get("cost_metrics")]
+        if len({json.dumps(m, sort_keys=True) for m in measured}) > 1:
+            raise CollectError(
+                f"{workdir}: the shard runs measured the cost metrics differently "
+                f"(see {SHARDS_DIR}/*.json); merge only curves measured one way"
+            )
+        meta["provenance"]["cost_metrics"] = measured[0] if measured else None
     write_table(out, frame, meta)
     return out
 
@@ -421,6 +457,33 @@ def summarize(frame: pd.DataFrame) -> dict[str, Any]:
         }
         slope = np.polyfit(np.log(per_config["batch"]), np.log(per_config["time"]), 1)[0]
         out["epoch_time_loglog_slope_vs_batch_size"] = round(float(slope), 3)
+    out.update(_cost_summary(frame))
+    return out
+
+
+def _cost_summary(frame: pd.DataFrame) -> dict[str, Any]:
+    """Peak memory against batch size and latency by activation (where the table has them)."""
+    out: dict[str, Any] = {}
+    keys = ["config_id", "batch_size", "activation"]
+    present = [m for m in COST_METRICS if m in frame.columns]
+    if not present:
+        return out
+    per_config = frame.groupby(keys, observed=True)[present].median().reset_index()
+    for name in present:
+        out[name] = dict(zip(
+            ("min", "q25", "median", "q75", "max"),
+            np.round(np.quantile(per_config[name], [0, 0.25, 0.5, 0.75, 1]), 4).tolist(),
+            strict=True,
+        ))
+    if len(per_config) >= 3 and "peak_memory_mb" in present:
+        slope = np.polyfit(np.log(per_config["batch_size"]),
+                           np.log(per_config["peak_memory_mb"]), 1)[0]
+        out["peak_memory_loglog_slope_vs_batch_size"] = round(float(slope), 3)
+    if "latency_ms" in present:
+        out["median_latency_ms_by_activation"] = {
+            str(k): round(float(v), 4)
+            for k, v in per_config.groupby("activation")["latency_ms"].median().items()
+        }
     return out
 
 
@@ -443,7 +506,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--shard", default="0/1", help="i/n: collect every n-th curve from the i-th")
     defaults = Settings(data="")
     for field, value in asdict(defaults).items():
-        if field != "data":
+        if field == "cost_metrics":
+            r.add_argument("--cost-metrics", action="store_true",
+                           help="also measure each configuration's peak training memory and "
+                           "inference latency per image (peak_memory_mb, latency_ms)")
+        elif field != "data":
             r.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
     s = sub.add_parser("status", help="progress of a collection")
     s.add_argument("--workdir", type=Path, required=True)

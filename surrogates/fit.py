@@ -32,7 +32,7 @@ from surrogates.model import (
     SurrogateModel,
     Target,
 )
-from surrogates.noise import NoiseModel, estimate_noise
+from surrogates.noise import CurveNoise, NoiseModel, estimate_metric_noise, estimate_noise
 from surrogates.table import Table, TableError, load_table
 
 DEFAULT_PARAMS = Path(__file__).with_name("xgb_params.json")
@@ -54,12 +54,16 @@ def load_params(path: str | Path | None = None) -> dict[str, Any]:
     return data
 
 
-def target_columns(table: Table) -> list[str]:
-    """The model outputs, in order: the table's metrics that are columns, then epoch time."""
-    metrics = [m for m in table.metric_names if m in table.frame.columns and m != TIME_TARGET]
+def target_columns(table: Table, timing: Table | None = None) -> list[str]:
+    """The model outputs, in order: the table's per-epoch metrics that are columns, the
+    per-configuration metrics of the table or of ``timing`` (:mod:`surrogates.timing`), then
+    epoch time."""
+    per_config = timing_tables.config_metric_sources(table, timing)
+    metrics = [m for m in table.metric_names
+               if m in table.frame.columns and m != TIME_TARGET and m not in per_config]
     if table.metric not in metrics:
         metrics.insert(0, table.metric)
-    return [*metrics, TIME_TARGET]
+    return [*metrics, *per_config, TIME_TARGET]
 
 
 def fit_targets(frame: pd.DataFrame, outputs: list[str]) -> list[Target]:
@@ -85,6 +89,17 @@ def curve_mean_time(frame: pd.DataFrame, z: np.ndarray, outputs: list[str]) -> n
     return labels
 
 
+def curve_features(encoder: FeatureEncoder, frame: pd.DataFrame) -> pd.DataFrame:
+    """The numeric features of every configuration of ``frame`` (one row per config_id): the
+    candidate covariates of the metric's noise scale (see
+    :func:`surrogates.noise.estimate_metric_noise`)."""
+    first = frame.sort_values(["config_id", "epoch"]).groupby("config_id").head(1)
+    x = encoder.encode_frame(first)
+    numeric = [i for i, kind in enumerate(encoder.types[:-1]) if kind == "q"]
+    return pd.DataFrame(x[:, numeric], index=first["config_id"].to_numpy(),
+                        columns=[encoder.names[i] for i in numeric])
+
+
 def fit_model(
     table: Table,
     frame: pd.DataFrame | None = None,
@@ -95,24 +110,39 @@ def fit_model(
     """Fit a surrogate to ``frame`` (default: every row of ``table``), in memory.
 
     ``timing`` (a timing table of the same configurations, :mod:`surrogates.timing`) gives the
-    epoch-time target instead of the table's own epoch times.
+    epoch-time target instead of the table's own epoch times, and the per-configuration metrics
+    it records. Each per-configuration metric is fitted to its configuration's mean log value.
     """
     settings = settings if settings is not None else load_params()
     frame = table.frame if frame is None else frame
     space = table.space(finite=False)
     encoder = FeatureEncoder(space)
-    outputs = target_columns(table)
-    targets = fit_targets(frame, outputs)
-    k_time = outputs.index(TIME_TARGET)
+    outputs = target_columns(table, timing)
+    train_ids = frame["config_id"].unique()
+    per_config = {  # per-configuration metric -> (its source table, its training rows)
+        name: (source, frame if source is table else timing_tables.rows_of(source, train_ids))
+        for name, source in timing_tables.config_metric_sources(table, timing).items()
+    }
+    own = [name for name in outputs if name not in per_config]  # fitted to the table's rows
+    targets_of = {t.name: t for t in fit_targets(frame, own)}
     if timing is not None:
-        timing_rows = timing_tables.rows_of(timing, frame["config_id"].unique())
-        targets[k_time] = timing_tables.time_target(timing_rows)
-    z = np.column_stack([t.forward(frame[t.name].to_numpy(dtype=float)) for t in targets])
-    labels = curve_mean_time(frame, z, outputs)
+        timing_rows = timing_tables.rows_of(timing, train_ids)
+        targets_of[TIME_TARGET] = timing_tables.log_target(timing_rows)
+    for name, (_, rows) in per_config.items():
+        targets_of[name] = timing_tables.log_target(rows, name)
+    targets = [targets_of[name] for name in outputs]
+    z = np.column_stack([targets_of[n].forward(frame[n].to_numpy(dtype=float)) for n in own])
+    own_labels = curve_mean_time(frame, z, own)
     if timing is not None:
-        labels[:, k_time] = frame["config_id"].map(
-            timing_tables.mean_log_time(timing_rows)
+        own_labels[:, own.index(TIME_TARGET)] = frame["config_id"].map(
+            timing_tables.mean_log(timing_rows)
         ).to_numpy()
+    labels = np.empty((len(frame), len(outputs)))
+    for k, name in enumerate(outputs):
+        labels[:, k] = (
+            frame["config_id"].map(timing_tables.mean_log(per_config[name][1], name)).to_numpy()
+            if name in per_config else own_labels[:, own.index(name)]
+        )
     y = (labels - [t.center for t in targets]) / [t.scale for t in targets]
     x = encoder.encode_frame(frame)
     dtrain = xgb.DMatrix(
@@ -124,13 +154,24 @@ def fit_model(
         params["nthread"] = nthread
     booster = xgb.train(params, dtrain, num_boost_round=int(settings["num_boost_round"]))
     scaled = frame[["config_id", "seed", "epoch"]].copy()
-    for k, t in enumerate(targets):
-        scaled[t.name] = z[:, k]
-    noise = estimate_noise(scaled, outputs, table.max_epochs)
-    if timing is not None:  # the time output's noise from the timing repeats instead
-        time_part = timing_tables.time_noise(timing_rows, timing.max_epochs, table.max_epochs)
-        parts = {**noise.parts, TIME_TARGET: time_part}
-        noise = NoiseModel(noise.outputs, parts, noise.n_configs, noise.n_curves)
+    for k, name in enumerate(own):
+        scaled[name] = z[:, k]
+    noise = estimate_noise(scaled, own, table.max_epochs)
+    if timing is not None or per_config:
+        parts = dict(noise.parts)
+        if timing is not None:  # the time output's noise from the timing repeats instead
+            parts[TIME_TARGET] = timing_tables.log_noise(
+                timing_rows, timing.max_epochs, table.max_epochs
+            )
+        for name, (source, rows) in per_config.items():
+            parts[name] = timing_tables.log_noise(rows, source.max_epochs, table.max_epochs, name)
+        noise = NoiseModel(outputs, parts, noise.n_configs, noise.n_curves)
+    metric_noise = estimate_metric_noise(
+        frame, table.metric, curve_features(encoder, frame), table.max_epochs
+    )
+    if metric_noise is not None:  # the objective metric's noise in its own units instead
+        parts = {**noise.parts, table.metric: CurveNoise([0.0] * table.max_epochs)}
+        noise = NoiseModel(noise.outputs, parts, noise.n_configs, noise.n_curves, metric_noise)
     manifest = {
         "format_version": FORMAT_VERSION,
         "table": {
@@ -148,6 +189,10 @@ def fit_model(
         "targets": [t.to_json() for t in targets],
         "noise": noise.to_json(),
         "timing": timing_tables.describe(timing, timing_rows) if timing is not None else None,
+        **({"config_metrics": {
+            name: timing_tables.describe(source, rows, name)
+            for name, (source, rows) in per_config.items()
+        }} if per_config else {}),
         "xgboost": {"params": params, "num_boost_round": int(settings["num_boost_round"]),
                     "version": xgb.__version__},
     }

@@ -4,7 +4,9 @@ A surrogate folder holds
 
 - ``model.ubj``: ONE multi-output XGBoost booster (XGBoost's UBJSON format). Its rows are
   (configuration, epoch); its outputs are, in order, every metric of the table (``val_error``,
-  ``train_loss``, ...) and ``epoch_time``, each transformed and standardised (see below). A
+  ``train_loss``, ...), the per-configuration metrics (``peak_memory_mb``, ``latency_ms``; where
+  the table or its timing table records them) and ``epoch_time``, each transformed and
+  standardised (see below). A
   learning curve is one walk of its trees by :class:`~surrogates.forest.CurveForest` (the same
   numbers as XGBoost's ``inplace_predict``, about ten times faster for one curve); many curves at
   once go through XGBoost itself.
@@ -24,7 +26,11 @@ back into (lo - m, hi + m) and is then clipped to [lo, hi], so predictions never
 range, however far a configuration lies from the table. Epoch time is modelled as
 ``log(epoch_time)`` per epoch (an increment model; trained on each curve's mean log time, since
 epochs of one curve differ only by machine load) and clipped to the observed [min, max] > 0, so
-cumulative time is strictly increasing along every curve.
+cumulative time is strictly increasing along every curve. A per-configuration metric (the
+manifest's ``config_metrics``) is modelled like epoch time, on the log scale from each
+configuration's mean log value, and is constant along a predicted curve: the mean over epochs of
+the model-scale prediction (plus its noise, a per-curve offset), as the real objective measures it
+once per trial.
 """
 
 from __future__ import annotations
@@ -286,7 +292,16 @@ class SurrogateModel:
         self.metric = str(manifest["table"]["metric"])
         self.targets = [Target(**t) for t in manifest["targets"]]
         self.metric_names = tuple(t.name for t in self.targets if t.name != TIME_TARGET)
+        per_config = manifest.get("config_metrics", {})
+        self.config_metrics = tuple(t.name for t in self.targets if t.name in per_config)
+        self._per_config = np.array([t.name in per_config for t in self.targets])
         self.noise = NoiseModel.from_json(manifest["noise"])
+        covariate = self.noise.metric.covariate if self.noise.metric is not None else None
+        self._noise_feature = self.encoder.names.index(covariate) if covariate else None
+        self._noise_metric = (
+            [t.name for t in self.targets].index(self.noise.metric.metric)
+            if self.noise.metric is not None else None
+        )
         self._center = np.array([t.center for t in self.targets])
         self._scale = np.array([t.scale for t in self.targets])
         self._epochs = np.arange(1, self.max_epochs + 1, dtype=float)
@@ -371,6 +386,9 @@ class SurrogateModel:
                 f"{where}: the model's feature types {self.booster.feature_types} are not the "
                 f"schema's {self.encoder.types}"
             )
+        unknown = [n for n in self.manifest.get("config_metrics", {}) if n not in self.target_names]
+        if unknown:
+            raise SurrogateError(f"{where}: config metrics {unknown} are not outputs of the model")
         config = json.loads(self.booster.save_config())
         n_out = int(config["learner"]["learner_model_param"].get("num_target", 1))
         if n_out != len(self.targets):
@@ -424,12 +442,39 @@ class SurrogateModel:
 
         ``rng`` None gives the mean curve; otherwise noise that is consistent along the curve.
         """
-        raw = self.forest.curve(self.encoder.encode_config(config), self._epochs)
+        metrics, times, _ = self.curve_and_mean(config, rng)
+        return metrics, times
+
+    def curve_and_mean(
+        self, config: Config, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`curve` plus the noise-free metrics (the mean curve) of the same configuration.
+
+        The model-scale noise of :attr:`noise` is drawn first, then the objective metric's own
+        (:class:`~surrogates.noise.MetricNoise`, where the surrogate has one), from ``rng``.
+        """
+        features = self.encoder.encode_config(config)
+        raw = self.forest.curve(features, self._epochs)
         z = raw * self._scale + self._center
-        if rng is not None:
-            z = z + self.noise.sample(rng)
-        out = self.outputs(z)
-        return out[:, :-1], out[:, -1]
+        mean = self.outputs(self._flatten(z))
+        if rng is None:
+            return mean[:, :-1], mean[:, -1], mean[:, :-1]
+        out = self.outputs(self._flatten(z + self.noise.sample(rng)))
+        metric_noise, k = self.noise.metric, self._noise_metric
+        if metric_noise is not None and k is not None:
+            x = features[self._noise_feature] if self._noise_feature is not None else 0.0
+            out[:, k] = metric_noise.apply(mean[:, k], x, rng, self._lo[k], self._hi[k])
+        return out[:, :-1], out[:, -1], mean[:, :-1]
+
+    def _flatten(self, z: np.ndarray) -> np.ndarray:
+        """Per-configuration outputs constant along each curve: their mean over the epochs.
+
+        ``z`` has shape (epochs, targets) or (curves, epochs, targets).
+        """
+        if self._per_config.any():
+            z = z.copy()
+            z[..., self._per_config] = z[..., self._per_config].mean(axis=-2, keepdims=True)
+        return z
 
     def mean_curves(self, configs: Sequence[Config] | pd.DataFrame) -> np.ndarray:
         """Mean curves of many configurations at once: shape (configs, epochs, targets)."""
@@ -437,7 +482,8 @@ class SurrogateModel:
         n, e = len(frame), self.max_epochs
         rows = frame.loc[frame.index.repeat(e)].reset_index(drop=True)
         rows[EPOCH_FEATURE] = np.tile(self._epochs, n)
-        return self.outputs(self.predict_z(self.encoder.encode_frame(rows))).reshape(n, e, -1)
+        z = self.predict_z(self.encoder.encode_frame(rows)).reshape(n, e, -1)
+        return self.outputs(self._flatten(z))
 
     @cached_property
     def forest(self) -> CurveForest:

@@ -8,13 +8,17 @@ A table is a folder with two files:
   curve holds every epoch 1..max_epochs.
 - ``meta.json``: ``name``, ``search_space`` (``{name: domain spec}``), ``max_epochs``,
   ``metric`` (the minimised one), ``metrics``, and ``provenance`` (command, hardware, versions,
-  date).
+  date). Optional: ``config_metrics``, the metrics that are properties of a configuration,
+  measured once per curve and repeated at every epoch (``peak_memory_mb``, ``latency_ms``; how
+  they were measured is in the provenance): each is one of ``metrics``, a column, finite, > 0
+  and constant along every curve.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +36,7 @@ META_FILE = "meta.json"
 KEY_COLUMNS = ("config_id", "seed", "epoch")
 REQUIRED_METRICS = ("val_error", "epoch_time", "cumulative_time")
 REQUIRED_META = ("name", "search_space", "max_epochs", "metric", "metrics")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
 class TableError(ValueError):
@@ -61,6 +66,11 @@ class Table:
     @property
     def metric_names(self) -> list[str]:
         return list(self.meta["metrics"])
+
+    @property
+    def config_metrics(self) -> list[str]:
+        """Metrics measured once per curve (constant along it); see the module docstring."""
+        return list(self.meta.get("config_metrics", []))
 
     @property
     def hyperparameters(self) -> list[str]:
@@ -134,6 +144,10 @@ def validate_table(table: Table) -> None:
     missing_meta = [k for k in REQUIRED_META if k not in table.meta]
     if missing_meta:
         raise TableError(f"{table.path / META_FILE}: missing keys {missing_meta}")
+    name = table.meta["name"]
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
+        raise TableError(f"{table.path / META_FILE}: name {name!r} must be letters, digits and "
+                         "_ . - (it names folders, e.g. the cached surrogate's)")
     try:
         space = SearchSpace.from_spec(table.meta["search_space"])
     except SearchSpaceError as err:
@@ -175,6 +189,32 @@ def validate_table(table: Table) -> None:
     per_config = df.groupby("config_id")[table.hyperparameters].nunique()
     if (per_config > 1).any().any():
         raise TableError(f"{where}: a config_id has differing hyperparameter values")
+    _validate_config_metrics(table)
+
+
+def _validate_config_metrics(table: Table) -> None:
+    where = table.path / TABLE_FILE
+    names = table.meta.get("config_metrics", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise TableError(f"{table.path / META_FILE}: config_metrics must be a list of names")
+    for name in names:
+        if name not in table.metric_names:
+            raise TableError(
+                f"{table.path / META_FILE}: config metric '{name}' is not one of the metrics "
+                f"{table.metric_names}"
+            )
+        if name not in table.frame.columns:
+            raise TableError(f"{where}: missing column '{name}' (a config metric)")
+        values = table.frame[name].to_numpy(dtype=float)
+        if not (np.isfinite(values) & (values > 0)).all():
+            raise TableError(f"{where}: config metric '{name}' must be finite and > 0 everywhere")
+        spread = table.frame.groupby(["config_id", "seed"])[name].nunique()
+        if (spread > 1).any():
+            cid, seed = spread.index[np.flatnonzero(spread.to_numpy() > 1)[0]]
+            raise TableError(
+                f"{where}: config metric '{name}' changes along curve config_id={cid} "
+                f"seed={seed} (it is measured once per curve)"
+            )
 
 
 def write_table(path: str | Path, frame: pd.DataFrame, meta: dict[str, Any]) -> Table:

@@ -17,6 +17,13 @@ nothing else runs (``python -m surrogates.collect run ... --epochs 2``; same ``-
   [0, 1]), the rest is independent per epoch (``phi`` 0).
 
 Validation then scores predicted epoch times against the timing table.
+
+*Per-configuration metrics* (a table's ``config_metrics``: ``peak_memory_mb``, ``latency_ms``,
+measured once per curve, see :mod:`benchmarks.real.measure`) are modelled the same way, each
+from the timing table where it records them (measured apart, on a quiet machine), else from the
+table itself: label the configuration's mean log value over its curves, bounds the observed
+values, noise from the repeated configurations on the log scale (constant along a curve, as the
+values are). Without either, they are simply not outputs of the surrogate.
 """
 
 from __future__ import annotations
@@ -70,20 +77,34 @@ def rows_of(timing: Table, config_ids: np.ndarray) -> pd.DataFrame:
     return timing.frame[timing.frame["config_id"].isin(config_ids)]
 
 
-def time_target(rows: pd.DataFrame) -> Target:
-    """The epoch-time target with its bounds and standardisation from timing rows."""
-    return Target.fitted(TIME_TARGET, rows[TIME_TARGET].to_numpy(dtype=float), "log")
+def config_metric_sources(table: Table, timing: Table | None) -> dict[str, Table]:
+    """Each per-configuration metric a surrogate of ``table`` predicts, and the table its values
+    come from: ``timing`` where it records the metric, else ``table`` (module docstring)."""
+    sources: dict[str, Table] = {}
+    for source in (timing, table):
+        if source is None:
+            continue
+        for name in source.config_metrics:
+            if name not in (table.metric, TIME_TARGET):
+                sources.setdefault(name, source)
+    return sources
 
 
-def mean_log_time(rows: pd.DataFrame) -> pd.Series:
-    """Each configuration's mean log epoch time (index config_id): the training label."""
-    return np.log(rows[TIME_TARGET].astype(float)).groupby(rows["config_id"]).mean()
+def log_target(rows: pd.DataFrame, column: str = TIME_TARGET) -> Target:
+    """A log-scale target (epoch time, a per-configuration metric) fitted to ``rows``."""
+    return Target.fitted(column, rows[column].to_numpy(dtype=float), "log")
 
 
-def time_noise(rows: pd.DataFrame, timing_epochs: int, max_epochs: int) -> CurveNoise:
-    """Noise of log epoch time from the repeated configurations (see the module docstring)."""
+def mean_log(rows: pd.DataFrame, column: str = TIME_TARGET) -> pd.Series:
+    """Each configuration's mean log value of ``column`` (index config_id): the training label."""
+    return np.log(rows[column].astype(float)).groupby(rows["config_id"]).mean()
+
+
+def log_noise(rows: pd.DataFrame, timing_epochs: int, max_epochs: int,
+              column: str = TIME_TARGET) -> CurveNoise:
+    """Noise of log ``column`` from the repeated configurations (see the module docstring)."""
     scaled = rows[["config_id", "seed", "epoch"]].copy()
-    scaled["z"] = np.log(rows[TIME_TARGET].astype(float))
+    scaled["z"] = np.log(rows[column].astype(float))
     residuals, dof = residual_curves(scaled, "z", timing_epochs)
     if dof <= 0:
         return CurveNoise([0.0] * max_epochs)
@@ -96,8 +117,8 @@ def time_noise(rows: pd.DataFrame, timing_epochs: int, max_epochs: int) -> Curve
     return CurveNoise([sigma] * max_epochs, rho, 0.0)
 
 
-def describe(timing: Table, rows: pd.DataFrame) -> dict[str, Any]:
-    """What a surrogate's manifest records about the timing table it used."""
+def describe(timing: Table, rows: pd.DataFrame, column: str = TIME_TARGET) -> dict[str, Any]:
+    """What a surrogate's manifest records about the table a log-scale target came from."""
     return {
         "name": timing.name,
         "path": str(timing.path),
@@ -105,5 +126,6 @@ def describe(timing: Table, rows: pd.DataFrame) -> dict[str, Any]:
         "configs": int(rows["config_id"].nunique()),
         "curves": int(rows.groupby(["config_id", "seed"]).ngroups),
         "epochs": timing.max_epochs,
-        "label": "mean log epoch time of each configuration over the timing table's curves",
+        "label": "mean log epoch time of each configuration over the timing table's curves"
+        if column == TIME_TARGET else f"mean log {column} of each configuration over its curves",
     }

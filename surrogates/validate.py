@@ -14,6 +14,14 @@ Spearman/Kendall such a predictor would reach (simulated: the observed means shr
 true spread stand for the truth, plus Gaussian seed noise of variance ``sigma_e^2 / n_seeds``).
 Epoch time gets its own ceiling: how well one seed's per-configuration mean time predicts another
 seed's times on the configurations run with several seeds (every ordered pair of seeds).
+
+Per-configuration metrics (``peak_memory_mb``, ``latency_ms``; see :mod:`surrogates.timing`) are
+scored the same way in ``config_metrics``: the held-out prediction of each configuration against
+its observed mean over seeds (R^2, also of the logs, Spearman, Kendall), beside the same
+seed-vs-seed ceiling, all on the table the metric was fitted to (the timing table where it has it).
+
+Section ``noise`` (and ``noise.png``/``.pdf``): the held-out surrogate's noisy curves against the
+table's on rise share, step size and seed spread (:mod:`surrogates.noise_validation`).
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from sklearn.model_selection import GroupKFold
 
 from surrogates.model import TIME_TARGET, SurrogateError
 from surrogates.table import Table, TableError, load_table
-from surrogates.timing import check_timing, rows_of
+from surrogates.timing import check_timing, config_metric_sources, rows_of
 
 CHECKPOINTS = (("epoch_1", 0.0), ("epoch_25pct", 0.25), ("epoch_50pct", 0.5), ("final", 1.0))
 TARGETS = {  # final epoch unless named otherwise
@@ -45,6 +53,14 @@ TARGETS = {  # final epoch unless named otherwise
     "min_checkpoint_spearman": 0.85,
     "epoch_time_r2": 0.95,
     "cumulative_time_decreasing_steps": 0.0,
+    # noisy curves against the data (surrogates/noise_validation.py): |relative difference|
+    "noise_rise_share": 0.10,
+    "noise_step_size": 0.10,
+    "noise_seed_spread": 0.10,
+}
+AT_MOST = {  # targets met when the value is at most the target (the others: at least)
+    "cumulative_time_decreasing_steps", "noise_rise_share", "noise_step_size",
+    "noise_seed_spread",
 }
 
 
@@ -77,9 +93,12 @@ def out_of_fold_curves(
     """Predicted mean (and one noisy) curve of every configuration from the fold that held it out.
 
     Returns config_ids (sorted), mean and noisy arrays of shape (configs, epochs, outputs), the
-    output names, the fold of every configuration, and the noise model of each fold.
+    output names, the fold of every configuration, the noise model of each fold, and (``noisy``)
+    ``metric_draws``: per config_id, :func:`surrogates.noise_validation.draws_per_config` more
+    noisy curves of the metric, shape (draws, epochs).
     """
     from surrogates.fit import fit_model
+    from surrogates.noise_validation import draws_per_config
 
     frame = table.frame
     configs = table.configs
@@ -90,6 +109,8 @@ def out_of_fold_curves(
     mean = noisy_curves = None
     fold_of = np.full(n, -1)
     noise_models = []
+    n_draws = draws_per_config(table) if noisy else {}
+    metric_draws: dict[int, np.ndarray] = {}
     for k, (train_ids, test_ids) in enumerate(folds):
         train = frame[frame["config_id"].isin(train_ids)]
         model = fit_model(table, train, settings, nthread=nthread, timing=timing)
@@ -107,9 +128,15 @@ def out_of_fold_curves(
                 rng = np.random.default_rng([seed, int(cid)])
                 metrics, times = model.curve(config, rng)
                 noisy_curves[position[cid]] = np.column_stack([metrics, times])
+                m = model.target_names.index(table.metric)
+                metric_draws[int(cid)] = np.stack([
+                    model.curve(config, np.random.default_rng([seed, int(cid), 1 + j]))[0][:, m]
+                    for j in range(n_draws[int(cid)])
+                ])
     return {
         "config_ids": ids, "mean": mean, "noisy": noisy_curves if noisy else None,
         "outputs": model.target_names, "fold": fold_of, "folds": folds, "noise": noise_models,
+        "metric_draws": metric_draws if noisy else None,
     }
 
 
@@ -117,7 +144,10 @@ def _observed(table: Table, outputs: list[str]) -> tuple[np.ndarray, np.ndarray]
     """Per configuration mean over seeds (configs, epochs, outputs), and every curve."""
     frame = table.frame.sort_values(["config_id", "seed", "epoch"])
     e = table.max_epochs
-    values = frame[outputs].to_numpy(dtype=float)
+    values = np.column_stack([  # NaN for outputs the table does not record (a timing table's)
+        frame[name].to_numpy(dtype=float) if name in frame.columns else np.full(len(frame), np.nan)
+        for name in outputs
+    ])
     curves = values.reshape(-1, e, len(outputs))
     curve_ids = frame["config_id"].to_numpy()[::e]
     ids = np.unique(curve_ids)
@@ -201,16 +231,17 @@ def perfect_predictor_ranks(
 
 
 def epoch_time_ceiling(
-    frame: pd.DataFrame, predicted: np.ndarray | None = None
+    frame: pd.DataFrame, predicted: np.ndarray | None = None, column: str = TIME_TARGET
 ) -> dict[str, Any]:
-    """Seed-vs-seed agreement of epoch time on the configurations with several seeds.
+    """Seed-vs-seed agreement of epoch time (or another ``column``) on the configurations with
+    several seeds.
 
     For every ordered pair (observed seed a, predictor seed b): R^2 and Spearman of seed b's
     per-configuration mean epoch time against seed a's per-configuration means and against seed
     a's every-epoch times (the report's ``rows`` figure). ``predicted`` (configs sorted by id,
     epochs) adds the surrogate's held-out figures against each seed on the same configurations.
     """
-    means = frame.groupby(["config_id", "seed"])[TIME_TARGET].mean().unstack()
+    means = frame.groupby(["config_id", "seed"])[column].mean().unstack()
     multi = means[means.notna().sum(axis=1) >= 2]
     out: dict[str, Any] = {"configs": len(multi), "pairs": []}
     if len(multi) < 3:
@@ -225,8 +256,8 @@ def epoch_time_ceiling(
             "observed_seed": int(a), "predictor_seed": int(b), "configs": len(both),
             "per_config_mean": {"r2": _plain(r2_score(both[a], both[b])),
                                 "spearman": _plain(stats.spearmanr(both[a], both[b]).statistic)},
-            "rows": {"r2": _plain(r2_score(rows[TIME_TARGET], guess)),
-                     "spearman": _plain(stats.spearmanr(rows[TIME_TARGET], guess).statistic)},
+            "rows": {"r2": _plain(r2_score(rows[column], guess)),
+                     "spearman": _plain(stats.spearmanr(rows[column], guess).statistic)},
         })
     for kind in ("per_config_mean", "rows"):
         out[f"{kind}_median_over_pairs"] = {
@@ -241,9 +272,9 @@ def epoch_time_ceiling(
             rows = rows.sort_values(["config_id", "epoch"])
             guess = predicted[np.searchsorted(ids, rows["config_id"]), rows["epoch"] - 1]
             model.append({"observed_seed": int(a), "configs": int(rows["config_id"].nunique()),
-                          "rows": {"r2": _plain(r2_score(rows[TIME_TARGET], guess)),
+                          "rows": {"r2": _plain(r2_score(rows[column], guess)),
                                    "spearman": _plain(
-                                       stats.spearmanr(rows[TIME_TARGET], guess).statistic)}})
+                                       stats.spearmanr(rows[column], guess).statistic)}})
         out["surrogate_on_these_configs"] = model
     return out
 
@@ -297,9 +328,10 @@ def cross_validate(
             )
             ceiling.update(perfect_predictor_ranks(observed, step**2 / n_seeds))
         report["checkpoints"][name] = {"epoch": epoch, **scores, "noise_ceiling": ceiling}
+    sources = config_metric_sources(table, timing)
     others = {}
     for k, name in enumerate(outputs):
-        if k in (m, t):
+        if k in (m, t) or name in sources:
             continue
         ok = np.isfinite(obs_mean[:, -1, k])
         observed, predicted = obs_mean[ok, -1, k], pred[ok, -1, k]
@@ -325,6 +357,9 @@ def cross_validate(
         "noise_ceiling": epoch_time_ceiling(time_frame, scored_t),
     }
     observed_time = obs_t
+    report["config_metrics"], observed_config = _score_config_metrics(
+        sources, table, oof["config_ids"], pred, outputs
+    )
     cum_steps = np.diff(np.cumsum(pred_t, axis=1), axis=1)
     decreasing = {"mean_curves": float((cum_steps <= 0).mean())}
     if oof["noisy"] is not None:
@@ -339,6 +374,10 @@ def cross_validate(
     if oof["noisy"] is not None:
         rises["surrogate_noisy_curves"] = _rise_share(oof["noisy"][:, :, m])
     report["val_error_rise_share"] = rises
+    if oof["metric_draws"]:
+        from surrogates.noise_validation import noise_report
+
+        report["noise"] = noise_report(table, oof["metric_draws"])
     final_obs, final_pred = obs_mean[:, -1, m], pred[:, -1, m]
     best = int(np.argmin(final_pred))
     per_fold = []
@@ -361,8 +400,38 @@ def cross_validate(
     report["targets"] = _targets(report)
     report["_curves"] = {"observed": obs_mean, "predicted": pred, "noisy": oof["noisy"],
                          "curves": obs_curves, "outputs": outputs,
-                         "observed_epoch_time": observed_time}
+                         "observed_epoch_time": observed_time,
+                         "observed_config_metrics": observed_config}
     return report
+
+
+def _score_config_metrics(
+    sources: dict[str, Table], table: Table, config_ids: np.ndarray, pred: np.ndarray,
+    outputs: list[str],
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Held-out scores of each per-configuration metric, and its observed per-config means."""
+    report: dict[str, Any] = {}
+    observed_of = {}
+    for name, source in sources.items():
+        k = outputs.index(name)
+        rows = source.frame if source is table else rows_of(source, config_ids)
+        observed = rows.groupby("config_id")[name].mean().loc[config_ids].to_numpy(dtype=float)
+        predicted = pred[:, 0, k]  # constant along a predicted curve
+        scores = rank_scores(observed, predicted, None)
+        report[name] = {
+            "observed": (f"the table's {name}" if source is table else
+                         f"timing table {source.name} (sha256 {source.checksum[:12]}...)")
+            + ", mean over the seeds of each held-out configuration",
+            "per_config": {"r2": scores["r2"], "r2_log": _plain(
+                r2_score(np.log(observed), np.log(predicted))),
+                "spearman": scores["spearman"], "kendall": scores["kendall"]},
+            "observed_range": [_plain(observed.min()), _plain(observed.max())],
+            "noise_ceiling": epoch_time_ceiling(
+                rows, pred[:, : source.max_epochs, k], column=name
+            ),
+        }
+        observed_of[name] = observed
+    return report, observed_of
 
 
 def _targets(report: dict[str, Any]) -> dict[str, Any]:
@@ -380,10 +449,15 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
             report["cumulative_time_decreasing_share"].values()
         ),
     }
+    noise = report.get("noise", {})
+    for name, key in (("noise_rise_share", "rise_share"), ("noise_step_size", "step_size"),
+                      ("noise_seed_spread", "seed_spread")):
+        diff = noise.get(key, {}).get("relative_difference")
+        values[name] = abs(diff) if diff is not None else None
     out = {}
     for name, goal in TARGETS.items():
         value = values[name]
-        if name == "cumulative_time_decreasing_steps":
+        if name in AT_MOST:
             met = value is not None and value <= goal
         else:
             met = value is not None and value >= goal
@@ -398,6 +472,10 @@ def write_report(report: dict[str, Any], out: str | Path) -> None:
     public = {k: v for k, v in report.items() if not k.startswith("_")}
     (out / "validation.json").write_text(json.dumps(public, indent=2, sort_keys=True) + "\n")
     _figure(report, out)
+    if "noise" in report:
+        from surrogates.noise_validation import figure
+
+        figure(report["noise"], report["table"]["metric"], out)
 
 
 def _figure(report: dict[str, Any], out: Path) -> None:
@@ -411,7 +489,9 @@ def _figure(report: dict[str, Any], out: Path) -> None:
     outputs = curves["outputs"]
     m, t = outputs.index(report["table"]["metric"]), outputs.index(TIME_TARGET)
     obs, pred = curves["observed"], curves["predicted"]
-    fig, axes = plt.subplots(2, 3, figsize=(10, 6.6), constrained_layout=True)
+    per_config = list(report.get("config_metrics", {}))[:3]
+    n_rows = 3 if per_config else 2
+    fig, axes = plt.subplots(n_rows, 3, figsize=(10, 3.3 * n_rows), constrained_layout=True)
     for ax, (name, c) in zip(axes.flat[:4], report["checkpoints"].items(), strict=True):
         x, y = obs[:, c["epoch"] - 1, m], pred[:, c["epoch"] - 1, m]
         lo, hi = min(x.min(), y.min()), max(x.max(), y.max())
@@ -440,6 +520,24 @@ def _figure(report: dict[str, Any], out: Path) -> None:
     ax.text(0.03, 0.97, f"$R^2$ {_fmt(rows['r2'])}\n$\\rho$ {_fmt(rows['spearman'])}",
             transform=ax.transAxes, va="top", fontsize=8)
     _example_curves(axes.flat[5], report, m)
+    for k in range(3 if per_config else 0):
+        ax = axes[2, k]
+        if k >= len(per_config):
+            ax.axis("off")
+            continue
+        name = per_config[k]
+        x = curves["observed_config_metrics"][name]
+        y = pred[:, 0, outputs.index(name)]
+        ax.plot([x.min(), x.max()], [x.min(), x.max()], color="0.6", lw=0.8, zorder=0)
+        ax.scatter(x, y, s=8, alpha=0.6, color="#009E73", edgecolors="none")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{name}, per configuration", fontsize=9)
+        ax.set_xlabel("observed (mean over seeds)")
+        ax.set_ylabel("predicted (held out)")
+        scores = report["config_metrics"][name]["per_config"]
+        ax.text(0.03, 0.97, f"$R^2$ {_fmt(scores['r2'])}\n$\\rho$ {_fmt(scores['spearman'])}",
+                transform=ax.transAxes, va="top", fontsize=8)
     fig.savefig(out / "validation.png", dpi=150)
     fig.savefig(out / "validation.pdf")
     plt.close(fig)
@@ -492,8 +590,21 @@ def print_summary(report: dict[str, Any]) -> None:
               f"{_fmt(tc['rows_median_over_pairs']['r2'])} rho "
               f"{_fmt(tc['rows_median_over_pairs']['spearman'])}; per-config mean R2 "
               f"{_fmt(tc['per_config_mean_median_over_pairs']['r2'])}")
+    for name, c in report.get("config_metrics", {}).items():
+        pc, ceiling = c["per_config"], c["noise_ceiling"]
+        line = (f"  {name} (per config, held out): R2 {_fmt(pc['r2'])} (log {_fmt(pc['r2_log'])})"
+                f" rho {_fmt(pc['spearman'])}")
+        if ceiling.get("pairs"):
+            best = ceiling["per_config_mean_median_over_pairs"]
+            line += (f"; seed-vs-seed ceiling ({ceiling['configs']} configs): R2 "
+                     f"{_fmt(best['r2'])} rho {_fmt(best['spearman'])}")
+        print(line)
     print(f"  cumulative time decreasing share: {report['cumulative_time_decreasing_share']}")
     print(f"  val_error rise share: {report['val_error_rise_share']}")
+    if "noise" in report:
+        from surrogates.noise_validation import summary_lines
+
+        print("\n".join(summary_lines(report["noise"])))
     pick = report["surrogate_pick"]
     print(f"  surrogate's pick: true final {pick['true_final']:.4f} (rank {pick['true_rank']}; "
           f"best {pick['best_true_final']:.4f}, median {pick['median_true_final']:.4f})")

@@ -49,13 +49,15 @@ def test_promotion_variant_by_hand():
     for trial_id, value in values.items():
         assert s.on_report(trial_id, 1, value) == Decision.PAUSE
         promotions.append(s.trial_to_resume())
-    # n=1, 2: floor(n/3) = 0, nothing; n=3: the top-1 of {0.5, 0.6, 0.4} is trial 2;
-    # n=4: the top-1 is still trial 2, already promoted; n=5: the top-1 is trial 4 (0.3);
-    # n=6: the top-2 are trials 4 and 2, both promoted already: nothing.
-    assert promotions == [None, None, 2, None, 4, None]
-    # Trials 2 and 4 reach rung 3 and pause; with 2 recorded there, floor(2/3)=0: no promotion.
+    # The best paused trial not promoted yet is promoted if no worse than the 1/3 quantile
+    # (linear) of the rung's values: n=1: none; n=2: cutoff 0.5333, trial 0 (0.5);
+    # n=3: cutoff 0.4667, trial 2 (0.4); n=4: cutoff 0.5, trial 1 (0.6) is not;
+    # n=5: cutoff 0.4333, trial 4 (0.3); n=6: cutoff 0.4667, trial 1 (0.6) is not.
+    assert promotions == [None, 0, 2, None, 4, None]
+    # Trials 2 and 4 reach rung 3 and pause: cutoff 0.25 + 0.1 / 3, trial 4 (0.25) goes on to 9.
     assert s.on_report(2, 3, 0.35) == Decision.PAUSE
     assert s.on_report(4, 3, 0.25) == Decision.PAUSE
+    assert s.trial_to_resume() == 4
     assert s.trial_to_resume() is None
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,3 +145,182 @@ def test_range_rewriting():
     assert rewrite(["method=asha,random"])[0] == "--multirun"
     assert rewrite(["method=asha", "seed=1"]) == ["method=asha", "seed=1"]
     assert rewrite(["-m", "seed=0..1"]) == ["-m", "seed=range(0,2)"]
+
+
+# -- run identity (issue 11) --------------------------------------------------------------------
+
+
+def _tabular(table, *args: str) -> list[str]:
+    return ["benchmark=tabular", f"benchmark.table={table}", "results_dir=out", *args]
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+def test_the_readme_commands_never_skip_a_run_with_other_settings(table, tmp_path):
+    """README: ``method=asha seed=0..9``, then ``method=asha method.settings.variant=promotion
+    n_workers=8``: the second is another method variant, in its own folder, named by its label."""
+    first = run_cli(*_tabular(table, "method=asha", "seed=0..1", "budget.time=2000"),
+                    cwd=tmp_path)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    second = run_cli(*_tabular(table, "method=asha", "method.settings.variant=promotion",
+                               "n_workers=8", "budget.time=2000"), cwd=tmp_path)  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    assert "already complete" not in second.stderr
+    folder = tmp_path / "out/tabular/asha-variant=promotion/seed=0"
+    info = json.loads((folder / "run.json").read_text())
+    assert info["status"] == "complete" and info["method"] == "asha"
+    assert info["method_label"] == "asha-variant=promotion" and info["n_workers"] == 8
+    assert json.loads((tmp_path / "out/tabular/asha/seed=0/run.json").read_text())[
+        "method_label"] == "asha"
+
+
+def test_a_sweep_over_a_method_setting_runs_every_arm(table, tmp_path):
+    for extra in ([], ["overwrite=true"]):
+        arms = "method.settings.variant=stopping,promotion"
+        result = run_cli(*_tabular(table, "method=asha", arms, "budget.time=2000", *extra),
+                         cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "already complete" not in result.stderr
+        labels = sorted(p.name for p in (tmp_path / "out/tabular").iterdir())
+        assert labels == ["asha", "asha-variant=promotion"]
+    root = tmp_path / "out/tabular"
+    stopping = pd.read_parquet(root / "asha/seed=0/reports.parquet")
+    promotion = pd.read_parquet(root / "asha-variant=promotion/seed=0/reports.parquet")
+    assert "paused" in set(promotion["decision"]) and "paused" not in set(stopping["decision"])
+
+
+def test_a_user_label_names_the_variant(table, tmp_path):
+    args = ["method=asha", "method.settings.grace_period=3", "method.label=asha_g3"]
+    result = run_cli(*_tabular(table, *args, "budget.trials=5"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    info = json.loads((tmp_path / "out/tabular/asha_g3/seed=0/run.json").read_text())
+    assert info["method_label"] == "asha_g3"
+
+
+def test_a_stored_run_with_other_settings_is_refused_and_kept(table, tmp_path):
+    base = ["method=asha", "seed=0", "budget.time=2000"]
+    first = run_cli(*_tabular(table, *base), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(tmp_path / "out")
+    other = tmp_path / "other_table"
+    shutil.copytree(table, other)
+    changes = [
+        (_tabular(table, *base, "budget.time=2500"), "budget.time: 2000 -> 2500"),
+        (_tabular(table, *base, "budget.trials=30"), "budget.trials: null -> 30"),
+        (_tabular(table, *base, "count_method_time=true"), "count_method_time: false -> true"),
+        (_tabular(other, *base), f"benchmark.table: {table} -> {other}"),
+        # inside a sweep: the refused run is named, the sweep's other run goes ahead
+        (_tabular(table, *base, "n_workers=2", "seed=0,1"), "n_workers: 4 -> 2"),
+    ]
+    for args, key in changes:
+        again = run_cli(*args, cwd=tmp_path)
+        errors = [line for line in again.stderr.splitlines() if line.startswith("error")]
+        assert again.returncode == 2, again.stderr
+        assert len(errors) == 1 and key in errors[0], again.stderr
+        assert "holds a run with other settings" in errors[0] and "overwrite=true" in errors[0]
+        assert "Traceback" not in again.stderr
+    after = _snapshot(tmp_path / "out")
+    assert {k: v for k, v in after.items() if "seed=0" in k} == before
+    assert (tmp_path / "out/tabular/asha/seed=1/run.json").is_file()
+    forced = run_cli(*_tabular(table, *base, "budget.time=2500", "overwrite=true"), cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_settings_are_validated_before_a_complete_run_is_skipped(table, tmp_path):
+    first = run_cli(*_tabular(table, "method=asha", "budget.trials=5"), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    for override, message in [
+        ("method.settings.grace_period=0", "grace_period"),
+        ("benchmark.table=/nowhere/at/all", "not a table folder"),
+    ]:
+        again = run_cli(*_tabular(table, "method=asha", "budget.trials=5", override),
+                        cwd=tmp_path)  # fmt: skip
+        assert again.returncode == 2, again.stderr
+        assert "already complete" not in again.stderr and message in again.stderr
+
+
+def test_a_sweep_ends_with_a_summary_and_the_next_command(table, tmp_path):
+    args = _tabular(table, "method=asha,random", "seed=0..2", "budget.time=2000")
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "6 runs: 6 new, 0 skipped (already complete), 0 failed" in first.stdout
+    lines = first.stdout.splitlines()
+    row = next(line for line in lines if line.strip().startswith("asha "))
+    assert "±" in row and "(3 of 3 runs)" in row
+    assert "next: python -m analysis.figures out --out figures" in first.stdout
+    again = run_cli(*args, cwd=tmp_path)
+    assert "6 runs: 0 new, 6 skipped (already complete), 0 failed" in again.stdout
+
+
+def test_the_progress_line_fits_the_terminal_and_shows_the_budget():
+    from benchmarks.app import _ProgressLine
+
+    line = _ProgressLine("asha-variant=promotion seed=3", 1800.0)
+    text = line.text(900.0, 41, 300, width=40)
+    assert len(text) <= 39 and text.startswith("t=900/1800 s (50%)")
+    assert "epochs=300" in line.text(900.0, 41, 300, width=200)
+
+
+def test_a_finite_table_that_runs_out_says_so(table, tmp_path):
+    result = run_cli(*_tabular(table, "method=asha", "budget.time=100000"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ended by table_exhausted: all 40 configurations of the table were tried" in (
+        result.stdout
+    )
+    info = json.loads((tmp_path / "out/tabular/asha/seed=0/run.json").read_text())
+    assert info["summary"]["ended_by"] == "table_exhausted"
+    assert info["summary"]["table_configurations"] == 40
+    assert 0 < info["summary"]["budget_time_used"] < 1
+
+
+def test_an_internal_error_keeps_its_traceback(table, tmp_path):
+    """A numerical failure inside a method (numpy's LinAlgError is a ValueError) is not bad
+    input: it must not become a one-line 'error:' with exit 2."""
+    script = (
+        "import sys, numpy as np\n"
+        "import hpo_methods.methods.random as m\n"
+        "make = m.make\n"
+        "def broken(problem, seed):\n"
+        "    method = make(problem, seed)\n"
+        "    def suggest(allow_new=True):\n"
+        "        raise np.linalg.LinAlgError('Matrix is not positive definite')\n"
+        "    method.suggest = suggest\n"
+        "    return method\n"
+        "m.make = broken\n"
+        "from benchmarks.__main__ import main\n"
+        "sys.argv = ['benchmarks', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *_tabular(table, "method=random")], cwd=tmp_path,
+        capture_output=True, text=True, env={**os.environ, "HYDRA_FULL_ERROR": ""}, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" in result.stderr and "LinAlgError" in result.stderr
+    assert "error: Matrix" not in result.stderr
+
+
+@pytest.mark.parametrize(("method", "seeds"), [("asha", range(5)), ("mobster", range(2))])
+def test_the_tabular_benchmark_budget_fits_its_table(method, seeds):
+    """The fastest consumers of configurations still have untried ones when the default budget
+    of resnet8_cifar10_tabular ends (scripts/table_exhaustion.py measures when they run out)."""
+    import yaml
+
+    from benchmarks.registry import make_objective
+    from benchmarks.simulated import SimulatedBackend
+    from benchmarks.tuning import Budget
+    from hpo_methods.registry import make_method
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    spec = yaml.safe_load((conf / "benchmark" / "resnet8_cifar10_tabular.yaml").read_text())
+    budget = Budget(time=spec.pop("budget_time"))
+    objective = make_objective(spec)
+    for seed in seeds:
+        problem = objective.problem()
+        result = SimulatedBackend(make_method(method, problem, seed), objective, 4, budget, seed,
+                                  problem=problem).run()  # fmt: skip
+        assert result.ended_by == "time", (method, seed, result.summary)
+        assert len(result.trials) < len(objective.space.candidates)

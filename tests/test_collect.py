@@ -108,6 +108,10 @@ def test_run_skips_finished_curves_and_merges_to_a_valid_table(archive, tmp_path
     assert prov["complete"] and prov["curves"] == 4 and prov["configs"] == 3
     assert prov["hardware"]["cpu_count"] >= 1 and "torch" in prov["versions"]
     assert prov["total_wall_time_s"] > 0 and prov["date"]
+    # without --cost-metrics: the metric set of collections made before the option existed
+    assert table.meta["metrics"] == ["val_error", "train_loss", "diverged"]
+    assert "config_metrics" not in table.meta and "cost_metrics" not in prov
+    assert not {"peak_memory_mb", "latency_ms"} & set(frame.columns)
 
 
 def test_resume_with_other_settings_is_refused(archive, tmp_path):
@@ -262,3 +266,127 @@ def test_a_collection_grows_in_place_and_keeps_its_curves(archive, tmp_path):
     )  # the grown design starts with the old one
     with pytest.raises(CollectError, match=r"collected with configs=3, not 2 \(a collection only"):
         run(work, small, (0, 1), None, "shrunk")
+
+
+def _cli_run(work: Path, data: Path, *extra: str, configs: int = 3, seeded: int = 1,
+             epochs: int = 2) -> int:
+    return main(["run", "--workdir", str(work), "--data", str(data), "--cache-dir",
+                 str(work.parent / "cache"), "--model", "resnet8", "--n-train", "24",
+                 "--n-val", "16", "--epochs", str(epochs), "--configs", str(configs),
+                 "--multi-seed-configs", str(seeded), "--seeds", "2", "--threads", "1",
+                 "--device", "cpu", *extra])
+
+
+@pytest.fixture(scope="module")
+def shipped(archive, tmp_path_factory) -> tuple[Path, Path]:
+    """The shipping recipe on tiny data: a main table without cost metrics (3 epochs, 6
+    configurations) and a timing table of the same design with them (2 epochs, 3 repeated
+    configurations), each collected by two shards and merged, all through the command line."""
+    root = tmp_path_factory.mktemp("ship")
+    for name, extra in (("main", {"epochs": 3, "seeded": 0}), ("timing", {"seeded": 3})):
+        flags = ("--cost-metrics",) if name == "timing" else ()
+        for shard in ("0/2", "1/2"):
+            assert _cli_run(root / name, archive, *flags, "--shard", shard, configs=6,
+                            **extra) == 0
+        assert main(["merge", "--workdir", str(root / name), "--out", str(root / f"{name}_t"),
+                     "--name", name]) == 0
+    return root / "main_t", root / "timing_t"
+
+
+def test_cost_metrics_are_recorded_with_how_they_were_measured(shipped, tmp_path, capsys):
+    main_table, timing_table = (load_table(p) for p in shipped)
+    assert "cost_metrics" not in json.loads(
+        (main_table.path.parent / "main" / "settings.json").read_text())
+    assert json.loads(
+        (timing_table.path.parent / "timing" / "settings.json").read_text())["cost_metrics"]
+    assert main_table.meta["metrics"] == ["val_error", "train_loss", "diverged"]
+    assert main_table.config_metrics == []
+    table, frame = timing_table, timing_table.frame
+    assert table.meta["metrics"] == ["val_error", "train_loss", "diverged", "peak_memory_mb",
+                                     "latency_ms"]
+    assert table.config_metrics == ["peak_memory_mb", "latency_ms"]
+    for name in table.config_metrics:
+        assert (frame[name] > 0).all()
+        assert (frame.groupby(["config_id", "seed"])[name].nunique() == 1).all()  # per curve
+    # the same configuration, two seeds: the same allocations, so the same peak to the byte
+    memory = frame.groupby(["config_id", "seed"])["peak_memory_mb"].first().unstack().dropna()
+    assert len(memory) == 3 and (memory[0] == memory[1]).all()
+    how = table.meta["provenance"]["cost_metrics"]
+    assert "PyTorch profiler" in how["peak_memory_mb"] and "2 training steps" in how[
+        "peak_memory_mb"]
+    assert "median of 50 timed forward passes" in how["latency_ms"]
+    assert "batch size 1" in how["latency_ms"] and "1 torch thread(s) on cpu" in how["latency_ms"]
+    capsys.readouterr()
+    assert main(["summary", "--table", str(table.path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["peak_memory_mb"]["min"] > 0 and summary["median_latency_ms_by_activation"]
+
+
+def test_the_recollected_timing_table_ships_its_metrics_end_to_end(shipped, tmp_path, capsys):
+    """fit --timing --validate as scripts/ship_default_benchmark.sh runs it, then the
+    surrogate benchmark: the new metrics are predicted, scored and reported."""
+    from benchmarks.surrogate import SurrogateObjective
+    from surrogates.fit import main as fit_main
+
+    main_table, timing_table = shipped
+    out = tmp_path / "surrogate"
+    assert fit_main([str(main_table), "--out", str(out), "--timing", str(timing_table),
+                     "--validate", "--folds", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "peak_memory_mb (per config, held out): R2" in printed
+    report = json.loads((out / "validation.json").read_text())
+    assert set(report["config_metrics"]) == {"peak_memory_mb", "latency_ms"}
+    for scores in report["config_metrics"].values():
+        assert set(scores["per_config"]) == {"r2", "r2_log", "spearman", "kendall"}
+        assert scores["noise_ceiling"]["configs"] == 3
+    objective = SurrogateObjective(out, main_table, noise=False)
+    assert objective.metric_names == ("val_error", "train_loss", "diverged", "peak_memory_mb",
+                                      "latency_ms")
+    low, high = objective.metric_range("peak_memory_mb")
+    bound = round((low + high) / 2, 3)
+    problem = objective.problem(objectives=["val_error", "latency_ms"],
+                                constraints=[f"peak_memory_mb<={bound}"])
+    config = load_table(main_table).config_dicts()[0]
+    metrics = objective.start_trial(0, config, seed=0).next_epoch().metrics
+    timed = load_table(timing_table).frame
+    observed = timed.loc[timed["config_id"] <= 5, "peak_memory_mb"]
+    assert observed.min() <= metrics["peak_memory_mb"] <= observed.max()
+    assert problem.feasible(metrics) == (metrics["peak_memory_mb"] <= bound)
+
+
+def test_a_collection_without_cost_metrics_keeps_its_settings_and_metric_set(archive, tmp_path):
+    """A working folder made before --cost-metrics existed (its settings.json does not name it)
+    resumes unchanged, and cannot be switched to the other metric set."""
+    work = tmp_path / "work"
+    old = {"configs": 3, "data": str(archive), "design_seed": 0, "device": "cpu", "epochs": 2,
+           "model": "resnet8", "multi_seed_configs": 1, "n_train": 24, "n_val": 16, "seeds": 2,
+           "split_seed": 0, "threads": 1}
+    (work / "curves").mkdir(parents=True)
+    text = json.dumps(old, indent=2, sort_keys=True) + "\n"
+    (work / "settings.json").write_text(text)
+    assert _cli_run(work, archive, "--shard", "0/4") == 0
+    assert (work / "settings.json").read_text() == text  # untouched: old code still reads it
+    assert "peak_memory_mb" not in pd.read_parquet(curve_path(work, 0, 0)).columns
+    with pytest.raises(CollectError, match="collected with cost_metrics=False, not True"):
+        run(work, tiny(archive, cost_metrics=True), (0, 1), None, "with costs")
+    grown = tiny(archive, configs=4)
+    assert run(work, grown, (3, 4), None, "grown") == 1
+    assert "cost_metrics" not in json.loads((work / "settings.json").read_text())
+
+
+def test_summary_of_cost_metrics():
+    from surrogates.collect import summarize
+
+    rows = [
+        {"config_id": cid, "seed": 0, "epoch": epoch, "batch_size": bs, "activation": act,
+         "diverged": 0.0, "val_error": 0.5, "epoch_time": 1.0, "peak_memory_mb": 0.5 * bs,
+         "latency_ms": lat}
+        for cid, (bs, act, lat) in enumerate(
+            [(8, "ReLU", 1.0), (16, "ReLU", 1.2), (64, "Softplus", 2.0), (32, "Softplus", 2.2)])
+        for epoch in (1, 2)
+    ]
+    out = summarize(pd.DataFrame(rows))
+    assert out["peak_memory_loglog_slope_vs_batch_size"] == pytest.approx(1.0)
+    assert out["peak_memory_mb"] == {"min": 4.0, "q25": 7.0, "median": 12.0, "q75": 20.0,
+                                     "max": 32.0}
+    assert out["median_latency_ms_by_activation"] == {"ReLU": 1.1, "Softplus": 2.1}

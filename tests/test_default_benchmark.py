@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks.registry import make_objective
 from surrogates.table import load_table
@@ -64,6 +65,7 @@ def test_the_main_command_runs_on_the_default_benchmark_from_any_folder(tmp_path
     assert (folder / "reports.parquet").read_bytes() == before
 
 
+@pytest.mark.slow  # minutes: CI runs it in its second pass (pytest -m slow)
 def test_no_method_regressed_against_the_shipped_baseline(tmp_path):
     report = tmp_path / "report.md"
     check = subprocess.run(

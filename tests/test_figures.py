@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -109,3 +110,127 @@ def test_method_colours_fixed_by_sorted_name():
     assert style.line("bo")["linestyle"] == "--"
     with pytest.raises(KeyError):
         style.color("unknown")
+
+
+# -- honest analysis and the newcomer's path (issue 11) -----------------------------------------
+
+
+def _label(root: Path, benchmark: str, folder: str, method: str, label: str) -> None:
+    """Make the runs in ``folder`` runs of ``method`` whose label is ``label``."""
+    for run in (root / benchmark / folder).iterdir():
+        info = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**info, "method": method,
+                                                  "method_label": label}))  # fmt: skip
+
+
+def test_two_variants_of_a_method_are_two_methods(tmp_path, capsys):
+    results = make_results(tmp_path / "res", methods=("asha", "asha-variant=promotion"),
+                           benchmarks=("b1",), seeds=5)  # fmt: skip
+    _label(results, "b1", "asha-variant=promotion", "asha", "asha-variant=promotion")
+    out = tmp_path / "figs"
+    assert main([str(results), "--out", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "| asha |" in summary and "| asha-variant=promotion |" in summary
+
+
+def test_runs_with_other_budgets_or_workers_are_never_pooled(tmp_path, capsys):
+    root = tmp_path / "res"
+    make_results(root, methods=("asha", "bo"), benchmarks=("b1",))
+    for seed in range(4):  # bo also ran with 600 s on 8 workers: other runs, other settings
+        write_run(tmp_path / "other", "b1", "bo", seed, [(5, 0.5), (500, 0.2)],
+                  budget_time=600.0, n_workers=8)  # fmt: skip
+    out = tmp_path / "figs"
+    assert main([str(root), str(tmp_path / "other"), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert ("note: benchmark 'b1' has runs with different budget.time, n_workers: analysed "
+            "apart as 'b1 [budget.time=100, n_workers=1]', 'b1 [budget.time=600, n_workers=8]'"
+            ) in captured.err
+    assert (out / "anytime_b1-budget.time=100-n_workers=1.png").is_file()
+    assert (out / "anytime_b1-budget.time=600-n_workers=8.png").is_file()
+    summary = (out / "summary.md").read_text()
+    assert "| b1 [budget.time=600, n_workers=8] | 0.1 | " in summary
+    assert "| b1 [budget.time=100, n_workers=1] | 0.1 | " in summary
+
+
+def test_what_was_written_and_why_a_figure_was_not(tmp_path, capsys):
+    results = make_results(tmp_path / "res", methods=("random", "tpe"), benchmarks=("b1",))
+    out = tmp_path / "figs"
+    assert main([str(results), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote 10 files to {out}: anytime_b1, learning_curves, "
+                              "rank_over_time, regret_b1 (PDF and PNG), summary.md, tables.tex")
+    assert "not drawn: No cd_diagram (critical-difference diagram): a rank test needs at least 5 " \
+        "blocks" in printed
+    assert "not drawn: No regret_all: one benchmark" in printed
+
+
+def test_runs_without_reports_are_noted_or_refused_in_one_line(tmp_path, capsys):
+    root = make_results(tmp_path / "res", methods=("random", "tpe"), benchmarks=("b1",))
+    for method in ("random", "tpe"):
+        for seed in range(2):
+            write_run(root, "empty", method, seed, [])  # no report within the budget
+    out = tmp_path / "figs"
+    assert main([str(root), "--out", str(out)]) == 0
+    assert ("not drawn: No figures or tables for benchmark empty: none of its 4 runs reported "
+            "a value within its budget.") in capsys.readouterr().out
+    assert main([str(root / "empty"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: no run reported any value within its budget: nothing to draw "
+                   "(4 runs, every one without reports)"]
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    results = make_results(tmp_path / "res", methods=("random", "tpe"), benchmarks=("b1",))
+    (tmp_path / "a_file").write_text("x")
+    assert main([str(results), "--out", str(tmp_path / "a_file")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --out '{tmp_path / 'a_file'}' is a file, not a folder"
+    ]
+
+
+def test_cd_diagram_has_a_cd_bar_and_unclipped_markers():
+    rng = np.random.default_rng(3)
+    blocks = pd.DataFrame({m: rng.uniform(size=12) + i for i, m in enumerate("abcd")})
+    test = friedman_nemenyi(blocks)
+    with plt.rc_context(RC):
+        fig = plots.cd_diagram(test, MethodStyle(blocks.columns), "final regret")
+    ax = fig.axes[0]
+    assert any(t.get_text() == f"critical difference (CD) = {test.critical_difference:.2f}"
+               for t in ax.texts)  # fmt: skip
+    assert all(not c.get_clip_on() for c in ax.collections)  # rank 1 and 4 on the edges
+    plt.close(fig)
+
+
+def test_learning_curves_are_thinned_and_the_legend_clears_the_title():
+    rng = np.random.default_rng(0)
+    rows = [{"trial_id": t, "epoch": e, "time": t * 10.0 + e, "val_error": rng.uniform(0.2, 0.9),
+             "decision": "continue" if e < 3 else "completed"}
+            for t in range(200) for e in range(1, 4)]  # fmt: skip
+    reports = pd.DataFrame(rows)
+    colors = {"completed": "C0", "stopped": "C1", "paused": "C2", "failed": "C3",
+              "running at the end": "C4"}  # fmt: skip
+    with plt.rc_context(RC):
+        fig = plots.learning_curves(reports, "val_error", "asha: 200 trials", "time (s)", colors)
+    ax = fig.axes[0]
+    assert ax.get_title() == f"asha: 200 trials ({plots.MAX_CURVES} drawn)"
+    assert len(ax.lines) == plots.MAX_CURVES + 1  # the drawn curves and the incumbent
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.y1 < ax.get_window_extent().y0  # below the axes, far from the title
+    plt.close(fig)
+
+
+def test_a_regret_axis_within_one_decade_is_labelled():
+    grid = np.geomspace(1, 100, 20)
+    summary = {"a": pd.DataFrame({"centre": np.linspace(0.08, 0.02, 20), "low": 0.015,
+                                  "high": 0.09, "n": 3}, index=grid)}  # fmt: skip
+    with plt.rc_context(RC):
+        fig = plots.anytime(summary, MethodStyle(["a"]), "t", "normalised regret", "time",
+                            "mean", log_y=True)  # fmt: skip
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    low, high = ax.get_ylim()
+    labelled = [t for t in ax.get_yticklabels() if t.get_text() and low <= t.get_position()[1]
+                <= high]  # fmt: skip
+    assert len(labelled) >= 2, [t.get_text() for t in ax.get_yticklabels()]
+    plt.close(fig)

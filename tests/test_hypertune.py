@@ -53,12 +53,47 @@ def test_scheduler_levels_bases_and_thresholds():
     assert s.threshold == {1: 27, 3: 9, 9: 3}
     assert s.probabilities() == pytest.approx({k: float(v) for k, v in DEFAULT_27.items()})
     assert HyperTuneScheduler(27, 0, brackets=2).base == {3: 1, 2: 3}
-    # R = 20 is not a power of eta: levels 1, 3, 9, then 20; the bracket s_max = 2 has 9 trials.
+    assert HyperTuneScheduler(27, 0, promotion_threshold=False).threshold == {1: 0, 3: 0, 9: 0}
+
+
+# R = 20 (the default benchmark) is not a power of eta: levels 1, 3, 9, then 20, and one bracket
+# per level, the last one starting at 20 (Syne Tune: len(rung_levels) + 1 brackets). Hyperband's
+# bracket sizes on these levels: n_s = ceil(4 / (s + 1) * 3^s) = 27, 12, 6, 4 for s = 3, 2, 1, 0.
+DEFAULT_20 = {3: Fraction(27, 49), 2: Fraction(12, 49), 1: Fraction(6, 49), 0: Fraction(4, 49)}
+BASE_20 = {3: 1, 2: 3, 1: 9, 0: 20}
+
+
+def test_scheduler_at_twenty_epochs_has_a_bracket_per_level():
     twenty = HyperTuneScheduler(20, 0)
     assert twenty.levels == [1, 3, 9, 20]
-    assert twenty.base == {2: 1, 1: 3, 0: 9}
-    assert twenty.threshold == {1: 9, 3: 3, 9: 1}
-    assert HyperTuneScheduler(27, 0, promotion_threshold=False).threshold == {1: 0, 3: 0, 9: 0}
+    assert twenty.base == BASE_20
+    assert twenty.threshold == {1: 27, 3: 9, 9: 3}  # the rungs of bracket s = 3 below R
+    assert twenty.probabilities() == pytest.approx({k: float(v) for k, v in DEFAULT_20.items()})
+
+
+def test_weights_at_twenty_epochs_reach_the_full_training_bracket():
+    # The target level 20 ranks best (theta 0.7). As in Syne Tune (hypertune/gp_model.py,
+    # fit_distributions: theta * [1 / r for r in rung_levels + [max_t]], normalised), bracket s
+    # gets theta_{b_s} / b_s = 0.1/1 : 0.1/3 : 0.1/9 : 0.7/20 = 180 : 60 : 20 : 63 (times 1/1800).
+    # So the full-training bracket rises from its default 4/49 = 8.2% to 63/323 = 19.5%, and the
+    # 1-epoch bracket stays near its default 27/49 (55.1% -> 55.7%). Without a bracket at level
+    # 20, theta_20 never entered the distribution and the 1-epoch bracket got 0.1/(0.1 + 0.1/3 +
+    # 0.1/9) = 69%.
+    default = {k: float(v) for k, v in DEFAULT_20.items()}
+    theta = {1: 0.1, 3: 0.1, 9: 0.1, 20: 0.7}
+    expected = {3: 180 / 323, 2: 60 / 323, 1: 20 / 323, 0: 63 / 323}
+    assert bracket_distribution(default, BASE_20, theta) == pytest.approx(expected)
+    s = HyperTuneScheduler(20, 0)
+    s.weight_source = lambda: theta
+    assert s.probabilities() == pytest.approx(expected)
+
+
+def test_the_full_training_bracket_never_pauses():
+    s = HyperTuneScheduler(20, 0)
+    s.weight_source = lambda: {1: 0.0, 3: 0.0, 9: 0.0, 20: 1.0}  # all mass on bracket 0
+    s.on_trial_start(0)
+    assert s.bracket_of[0] == 0
+    assert [s.on_report(0, e, 0.99) for e in range(1, 21)] == [Decision.CONTINUE] * 20
 
 
 def test_bracket_distribution_by_hand():

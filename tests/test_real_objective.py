@@ -11,6 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from benchmarks.real import COST_METRICS  # noqa: E402
 from benchmarks.real.data import (  # noqa: E402
     DataError,
     augment,
@@ -18,6 +19,7 @@ from benchmarks.real.data import (  # noqa: E402
     normalize,
     split_indices,
 )
+from benchmarks.real.measure import cpu_peak_bytes, latency_ms, peak_memory_mb  # noqa: E402
 from benchmarks.real.models import make_model  # noqa: E402
 from benchmarks.real.objective import (  # noqa: E402
     CHANCE_ERROR,
@@ -205,7 +207,7 @@ def test_two_epochs_give_sane_records(layout, batches, jpegs):
     run = obj.start_trial(0, CONFIG, seed=1)
     results = [run.next_epoch() for _ in range(2)]
     for r in results:
-        assert set(r.metrics) == {"val_error", "train_loss", "diverged"}
+        assert set(r.metrics) == {"val_error", "train_loss", "diverged", *COST_METRICS}
         assert 0.0 <= r.metrics["val_error"] <= 1.0
         assert (r.metrics["val_error"] * 16) == pytest.approx(round(r.metrics["val_error"] * 16))
         assert math.isfinite(r.metrics["train_loss"]) and r.metrics["train_loss"] > 0
@@ -252,7 +254,9 @@ def test_a_diverging_run_is_reported_not_raised(objective):
             "val_error": CHANCE_ERROR,
             "train_loss": pytest.approx(math.nan, nan_ok=True),
             "diverged": 1.0,
+            **results[0].metrics,  # the configuration's cost metrics, kept through the pause
         }
+        assert r.metrics["peak_memory_mb"] > 0 and r.metrics["latency_ms"] > 0
         assert r.epoch_time > 0
     assert results[2].epoch_time == results[0].epoch_time  # later epochs: the same cost
     assert run.net is None and resumed.net is None and resumed.epochs_done == 3
@@ -285,3 +289,105 @@ def test_builder_of_kind_real(batches):
         from_spec({**spec, "epochs": 3})
     with pytest.raises(ValueError, match=r"needs benchmark\.data"):
         from_spec({**spec, "data": None})
+
+
+# --- cost metrics: peak training memory and inference latency ---------------------------------
+
+
+def _costs(objective: RealObjective, seed: int = 1, **changes) -> dict[str, float]:
+    run = objective.start_trial(0, {**CONFIG, **changes}, seed=seed)
+    metrics = run.next_epoch().metrics
+    run.close()
+    return {name: metrics[name] for name in COST_METRICS}
+
+
+def test_peak_memory_grows_with_the_batch_and_is_exactly_repeatable(objective):
+    memory = {bs: _costs(objective, batch_size=bs)["peak_memory_mb"] for bs in (8, 16, 32)}
+    assert memory[8] < memory[16] < memory[32]
+    # activations are per image: the growth from 16 to 32 images is twice that from 8 to 16
+    assert (memory[32] - memory[16]) / (memory[16] - memory[8]) == pytest.approx(2.0, rel=0.05)
+    assert _costs(objective, batch_size=16)["peak_memory_mb"] == memory[16]  # same allocations
+    assert _costs(objective, seed=5, batch_size=16)["peak_memory_mb"] == memory[16]
+    # a batch larger than the 48 training images trains on all 48
+    assert _costs(objective, batch_size=100)["peak_memory_mb"] == (
+        _costs(objective, batch_size=48)["peak_memory_mb"]
+    )
+    # in-place ReLU keeps fewer activations for the backward pass than Softplus
+    softplus = _costs(objective, batch_size=16, activation="Softplus")["peak_memory_mb"]
+    assert softplus > memory[16]
+
+
+def test_cpu_peak_is_the_allocators_own_running_total():
+    """The figure is the allocator's: the profiler's exported trace carries the CPU allocator's
+    running 'Total Allocated' with every event; its peak over the window is ours."""
+    import json
+
+    from torch.profiler import ProfilerActivity, profile
+
+    net = make_model("resnet8", "LeakyReLU")
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        x = torch.zeros(12, 3, 32, 32)
+        net(x).sum().backward()
+        del x
+        net.zero_grad(set_to_none=True)
+    ours = cpu_peak_bytes(prof)
+    trace = Path(__file__).parent / ".trace.json"
+    try:
+        prof.export_chrome_trace(str(trace))
+        events = [e["args"] for e in json.loads(trace.read_text())["traceEvents"]
+                  if e.get("name") == "[memory]" and e["args"].get("Device Type") == 0]
+    finally:
+        trace.unlink(missing_ok=True)
+    start = events[0]["Total Allocated"] - events[0]["Bytes"]
+    assert ours == max(e["Total Allocated"] for e in events) - start
+    assert ours > 12 * 16 * 32 * 32 * 4  # at least the first activation map of 12 images
+
+
+def test_a_window_that_keeps_memory_is_refused():
+    kept = []
+    with pytest.raises(RuntimeError, match="not freed"):
+        peak_memory_mb(lambda: kept.append(torch.zeros(1000)), torch.device("cpu"))
+
+
+def test_latency_is_per_image_in_eval_mode():
+    net = make_model("resnet8", "ReLU")
+    net.train()
+    assert latency_ms(net, torch.zeros(1, 3, 32, 32), torch.device("cpu"), 1, 3) > 0
+    assert not net.training
+    with pytest.raises(ValueError, match="batch of 1"):
+        latency_ms(net, torch.zeros(2, 3, 32, 32), torch.device("cpu"))
+
+
+def test_cost_metrics_are_measured_once_and_leave_the_curve_alone(batches, objective, tmp_path):
+    plain = RealObjective(batches[0], "resnet8", n_train=48, n_val=16, max_epochs=3,
+                          cache_dir=None, threads=1, cost_metrics=False)
+    assert plain.metric_names == ("val_error", "train_loss", "diverged")
+    assert objective.metric_names == ("val_error", "train_loss", "diverged", *COST_METRICS)
+    assert plain.describe()["cost_metrics"] is None
+    assert set(objective.describe()["cost_metrics"]) == set(COST_METRICS)
+    without = [plain.start_trial(2, CONFIG, seed=4).next_epoch() for _ in range(1)]
+    run = objective.start_trial(2, CONFIG, seed=4)
+    first = run.next_epoch()
+    assert set(without[0].metrics) == {"val_error", "train_loss", "diverged"}
+    assert {k: first.metrics[k] for k in without[0].metrics} == without[0].metrics
+    run.pause()
+    resumed = objective.resume_trial(2, CONFIG, 4, epochs_done=1)  # e.g. another worker
+    resumed.measure_costs = lambda: pytest.fail("measured again")  # type: ignore[method-assign]
+    later = [resumed.next_epoch(), resumed.next_epoch()]
+    for result in later:
+        assert {k: result.metrics[k] for k in COST_METRICS} == {
+            k: first.metrics[k] for k in COST_METRICS
+        }
+    straight = plain.start_trial(2, CONFIG, seed=4)
+    curve = [straight.next_epoch().metrics["val_error"] for _ in range(3)]
+    assert curve == [r.metrics["val_error"] for r in (first, *later)]  # bit-identical
+    resumed.close()
+    problem = objective.problem(objectives=["val_error", "latency_ms"],
+                                constraints=["peak_memory_mb<=100"])
+    assert problem.metrics == (*objective.metric_names, "epoch_time")
+
+
+def test_builder_passes_the_cost_metrics_switch(batches):
+    spec = {"name": "r", "kind": "real", "data": str(batches[0]), "n_train": 32, "n_val": 16,
+            "max_epochs": 1, "cache_dir": None, "threads": 1, "cost_metrics": False}
+    assert from_spec(spec).metric_names == ("val_error", "train_loss", "diverged")

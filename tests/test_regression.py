@@ -193,3 +193,73 @@ def test_too_few_seeds_warned(tmp_path):
     shift(results, "fast", 0.05, seeds=range(3))
     code, report = run_check(results, base, tmp_path)
     assert code == 0 and "with 3 seeds the smallest possible p-value is 0.125" in report
+
+
+# -- honest baselines (issue 11) ----------------------------------------------------------------
+
+
+def test_record_refuses_a_run_without_a_value_and_writes_no_nan(tmp_path, capsys):
+    results = make_results(tmp_path / "base")
+    late = results / "bench" / "slow" / "seed=3" / "reports.parquet"
+    frame = pd.read_parquet(late)
+    frame["time"] += 1000.0  # every report after the 100 s horizon: no final value
+    frame.to_parquet(late)
+    out = tmp_path / "baseline.json"
+    assert main(["record", str(results), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: bench/slow seed 3: no value at the horizon")
+    assert not out.exists()
+
+
+def _edit(baseline: Path, path: str, value) -> Path:
+    data = json.loads(baseline.read_text())
+    target = data
+    keys = path.split("/")
+    for key in keys[:-1]:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    if value is _DELETE:
+        del target[keys[-1]]
+    else:
+        target[keys[-1]] = value
+    edited = baseline.with_name("edited.json")
+    edited.write_text(json.dumps(data))
+    return edited
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("groups/0/seeds/3/regret", None, "groups[0].seeds['3'].regret must be a finite number "
+                                          "(got None)"),
+        ("groups/0/seeds/3/auc", "0.2", "groups[0].seeds['3'].auc must be a finite number"),
+        ("groups/0/seeds/3/final", _DELETE, "groups[0].seeds['3'].final must be a finite number"),
+        ("groups/1/seeds", {}, "groups[1] (bench/slow) has no seeds"),
+        ("groups/1/seeds", [1, 2], "groups[1].seeds must be a dict"),
+        ("groups/0/settings", _DELETE, "groups[0].settings must be a dict (got None)"),
+        ("groups", _DELETE, "'groups' must be a non-empty list"),
+        ("benchmarks/bench/reference/worst", 0.1, "benchmarks['bench'].reference is degenerate"),
+        ("benchmarks/bench/reference/best", None, "reference.best must be a finite number"),
+    ],
+)
+def test_check_refuses_a_baseline_with_null_wrong_or_degenerate_values(
+    tmp_path, baseline, capsys, path, value, message
+):
+    edited = _edit(baseline, path, value)
+    code, report = run_check(tmp_path / "base", edited, tmp_path)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and report == ""
+    assert len(err) == 1 and message in err[0] and "record it again" in err[0], err
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line(tmp_path, baseline, capsys):
+    (tmp_path / "a_file").write_text("x")
+    assert main(["record", str(tmp_path / "base"), "--out", str(tmp_path / "a_file" / "b.json")]
+                ) == 2  # fmt: skip
+    assert main(["record", str(tmp_path / "base"), "--out", str(tmp_path)]) == 2
+    assert main(["check", str(tmp_path / "base"), "--baseline", str(baseline), "--report",
+                 str(tmp_path)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error: cannot write") for line in err), err

@@ -58,7 +58,8 @@ def test_sh_bracket_rungs():
 
 
 def test_sh_promotes_the_best_third_when_the_rung_is_complete():
-    method = _method(SuccessiveHalvingScheduler(9, 0, grace_period=1, reduction_factor=3))
+    textbook = SuccessiveHalvingScheduler(9, 0, 1, 3, max_concurrent_brackets=1)
+    method = _method(textbook)
     trials = start_trials(method, 9)
     assert trials == list(range(9))
     assert method.suggest() is None  # rung 1 is full: a tenth worker waits
@@ -221,14 +222,22 @@ def test_hyperband_bracket_table_other_settings():
     table = hyperband_brackets(16, grace_period=2, reduction_factor=2)
     assert [(b.s, b.n, b.r) for b in table] == [(3, 8, 2), (2, 6, 4), (1, 4, 8), (0, 4, 16)]
     assert [r.size for r in table[1].rungs] == [6, 3, 1]
-    # R=50 is no power of 3: s_max = 3 (27 <= 50 < 81), r = 50/27 = 1.85 rounds to 2, ...
-    assert [r.epochs for r in hyperband_brackets(50)[0].rungs] == [2, 6, 17, 50]
+    # R=50 is no power of 3: the shared levels 1, 3, 9, 27, then 50 (not Hyperband's own
+    # 50 * 3^-i rounded: 2, 6, 17, 50); five brackets of R=81's sizes, each on the top levels.
+    table = hyperband_brackets(50)
+    assert [[(r.epochs, r.size) for r in b.rungs] for b in table] == [
+        [(1, 81), (3, 27), (9, 9), (27, 3), (50, 1)],
+        [(3, 34), (9, 11), (27, 3), (50, 1)],
+        [(9, 15), (27, 5), (50, 1)],
+        [(27, 8), (50, 2)],
+        [(50, 5)],
+    ]
     with pytest.raises(ValueError, match="grace_period"):
         hyperband_brackets(9, grace_period=10)
 
 
 def test_hyperband_runs_brackets_s_max_to_0_then_repeats():
-    scheduler = HyperbandScheduler(9, 0, grace_period=1, reduction_factor=3)
+    scheduler = HyperbandScheduler(9, 0, 1, 3, max_concurrent_brackets=1)  # textbook: waits
     assert [scheduler.bracket_s(i) for i in range(5)] == [2, 1, 0, 2, 1]
     method = _method(scheduler)
     # Bracket s=2: 9 trials at 1 epoch, 3 at 3, 1 at 9.

@@ -186,15 +186,22 @@ def test_snap_gives_the_encoding_of_the_decoded_configuration():
 # -- TPE ----------------------------------------------------------------------------------------
 
 
-def test_tpe_good_group_size():
-    assert good_size(10, 0.25) == 3  # ceil(2.5)
-    assert good_size(20, 0.25) == 5
-    assert good_size(4, 0.25) == 1
-    assert good_size(2, 0.25) == 1
-    assert good_size(5, 0.99) == 4  # at most n - 1: the bad group is never empty
+def test_tpe_good_group_size_follows_optuna_and_hyperopt_by_hand():
+    # Optuna's default_gamma: min(ceil(0.1 n), 25)
+    assert [good_size(n, 0.1) for n in (2, 10, 11, 30, 100, 250, 251, 1000)] == [
+        1, 1, 2, 3, 10, 25, 25, 25
+    ]
+    # hyperopt (Optuna's hyperopt_default_gamma): min(ceil(0.25 sqrt(n)), 25)
+    sqrt = [good_size(n, 0.25, "sqrt") for n in (2, 16, 17, 100, 10_000, 10_001)]
+    assert sqrt == [1, 1, 2, 3, 25, 25]  # ceil(0.354), ceil(1), ceil(1.03), ceil(2.5), 25, cap
+    # the old rule, ceil(0.25 n) uncapped
+    assert [good_size(n, 0.25, "linear", None) for n in (4, 10, 200)] == [1, 3, 50]
+    assert good_size(5, 0.99, "linear", None) == 4  # at most n - 1: the bad group is never empty
+    with pytest.raises(ValueError, match="gamma_rule"):
+        good_size(10, 0.1, "log")
 
 
-def test_tpe_splits_finished_trials_and_counts_pending_ones_as_bad():
+def test_tpe_splits_finished_trials_and_counts_running_ones_as_bad():
     space = SearchSpace.from_spec(UNIT_SQUARE)
     searcher = TPESearcher(space, seed=0, max_epochs=1, n_initial=5)
     rng = np.random.default_rng(0)
@@ -203,8 +210,29 @@ def test_tpe_splits_finished_trials_and_counts_pending_ones_as_bad():
         finish(searcher, t, config, distance_to_corner(config))
     searcher.on_trial_start(12, space.sample(rng))
     searcher.on_trial_start(13, space.sample(rng))
+    searcher.on_trial_start(14, space.sample(rng))
+    searcher.on_status(14, TrialStatus.PAUSED)  # not running: no lie for it
     searcher.propose()
-    assert searcher.last_split == (3, 9 + 2)  # ceil(0.25 * 12) good; 9 bad + 2 pending
+    assert searcher.last_split == (2, 10 + 2)  # ceil(0.1 * 12) good; 10 bad + 2 running
+    hyperopt = TPESearcher(space, seed=0, max_epochs=1, n_initial=5, gamma=0.25, gamma_rule="sqrt")
+    for t in range(12):
+        finish(hyperopt, t, searcher.trials[t].config, searcher.trials[t].values[1])
+    hyperopt.propose()
+    assert hyperopt.last_split == (1, 11)  # ceil(0.25 sqrt(12)) = ceil(0.87)
+
+
+def test_tpe_waits_for_n_initial_finished_trials():
+    space = SearchSpace.from_spec(UNIT_SQUARE)
+    searcher = TPESearcher(space, seed=0, max_epochs=1, n_initial=4)
+    for t in range(6):  # six trials start, only three finish: still random (as in Optuna)
+        searcher.on_trial_start(t, searcher.propose())
+    for t in range(3):
+        searcher.on_report(t, 1, float(t))
+        searcher.on_status(t, TrialStatus.COMPLETED)
+    searcher.on_trial_start(6, searcher.propose())
+    finish(searcher, 7, searcher.propose(), 0.5)  # (proposed with three finished)
+    searcher.propose()  # four finished
+    assert searcher.sources == ["random"] * 8 + ["model"]
 
 
 def test_tpe_and_bohb_model_proposals_move_towards_the_good_region():
@@ -263,32 +291,45 @@ def test_rea_tournament_of_one_picks_members_uniformly_and_failures_count_as_wor
 # -- BOHB ---------------------------------------------------------------------------------------
 
 
-def test_bohb_split_sizes_follow_the_paper():
+def test_bohb_good_and_bad_sets_are_disjoint_as_in_hpbandster():
     searcher = KDEBOHBSearcher(SearchSpace.from_spec(UNIT_SQUARE), seed=0, max_epochs=9)
     assert searcher.min_points == 3  # two hyperparameters + 1
-    assert searcher.split_sizes(5) == (3, 3)  # max(3, floor(0.75)), max(3, 5 - 3)
+    # HpBandSter: n_good = max(3, 15 n // 100), n_bad = max(3, 85 n // 100); bad = the next n_bad
+    assert searcher.split_sizes(5) == (3, 4)  # but only 2 rows are left for the bad set
     assert searcher.split_sizes(20) == (3, 17)
     assert searcher.split_sizes(40) == (6, 34)
+    assert searcher.split_sizes(99) == (14, 84)  # the worst observation is in neither set
+    # a model needs more rows than hyperparameters (2) in both sets: n - 3 >= 3
+    assert [searcher.has_model(n) for n in range(2, 8)] == [False] * 4 + [True] * 2
+    values = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8]  # trials 0..6 at budget 1
+    for t, value in enumerate(values):
+        searcher.on_trial_start(t, {"x": t / 10, "y": 0.5})
+        searcher.on_report(t, 1, value)
+    good, bad = searcher.split(1)
+    assert good == [1, 5, 3]  # the three best: 0.1, 0.2, 0.3
+    assert bad == [2, 4, 6, 0]  # the rest, disjoint from the good set (n_bad = floor(5.95) = 5)
+    with pytest.raises(ValueError, match="min_points_in_model"):
+        KDEBOHBSearcher(searcher.space, seed=0, max_epochs=9, min_points_in_model=2)
 
 
 def test_bohb_switches_to_the_model_once_a_budget_has_enough_observations():
     space = SearchSpace.from_spec(UNIT_SQUARE)
     searcher = KDEBOHBSearcher(space, seed=0, max_epochs=9, budgets=[1, 3, 9], random_fraction=0.0)
-    for t in range(10):  # ten trials start; N_min + 2 = 5 observations switch a budget on
+    for t in range(10):  # ten trials start; 6 observations at a budget give a model (d = 2)
         config = searcher.propose()
         searcher.on_trial_start(t, config)
-        if t < 6:
+        if t < 7:
             searcher.on_report(t, 1, distance_to_corner(config))
-        if t < 4:
+        if t < 5:
             searcher.on_report(t, 2, distance_to_corner(config))  # not a budget: ignored
             searcher.on_report(t, 3, distance_to_corner(config))
-    # reports at epoch 1 arrive while proposing: 0 before proposal 0, ..., 5 before proposal 5
-    assert searcher.sources == ["random"] * 5 + ["model"] * 5
-    assert searcher.model_budgets[5:] == [1] * 5
+    # reports at epoch 1 arrive while proposing: 0 before proposal 0, ..., 6 before proposal 6
+    assert searcher.sources == ["random"] * 6 + ["model"] * 4
+    assert searcher.model_budgets[6:] == [1] * 4
     assert 2 not in searcher.observations
-    searcher.on_report(4, 3, 0.5)
+    searcher.on_report(5, 3, 0.5)
     searcher.propose()
-    assert searcher.model_budgets[-1] == 3  # the largest budget with 5 observations
+    assert searcher.model_budgets[-1] == 3  # the largest budget with a model
 
 
 # -- MOBSTER ------------------------------------------------------------------------------------
@@ -334,6 +375,50 @@ def test_mobster_gives_pending_trials_distinct_spread_out_configurations():
     points = np.array(points)
     gaps = np.sqrt(((points[:, None] - points[None]) ** 2).sum(-1))[np.triu_indices(4, 1)]
     assert gaps.min() > 0.02  # without the fantasies: 0.0002 apart
+
+
+def test_mobster_pending_trials_are_the_running_ones_at_their_next_rung():
+    space = SearchSpace.from_spec(UNIT_SQUARE)
+    searcher = MobsterSearcher(space, seed=0, max_epochs=9, levels=[1, 3, 9])
+    rng = np.random.default_rng(0)
+    for t in range(4):
+        searcher.on_trial_start(t, space.sample(rng))
+        searcher.on_report(t, 1, 0.5 + t / 10)
+    searcher.on_status(0, TrialStatus.PAUSED)  # paused at rung 1: not pending
+    searcher.on_status(1, TrialStatus.PAUSED)
+    searcher.on_status(1, TrialStatus.RUNNING)  # promoted: trains towards rung 3
+    searcher.on_report(2, 3, 0.4)  # (stopping variant) continues towards 9
+    searcher.on_status(3, TrialStatus.STOPPED)
+    searcher.on_trial_start(4, space.sample(rng))  # new: trains towards rung 1
+    assert searcher.running == {1, 2, 4}
+    assert searcher.pending_points() == [(1, 3), (2, 9), (4, 1)]
+    known = searcher.known_keys()
+    assert searcher.fantasy_keys(known) == [(1, 3), (2, 9), (4, 1)]
+    searcher.on_report(4, 1, 0.3)  # a report since: fantasised where it was made, and 4 goes on
+    assert searcher.fantasy_keys(known) == [(1, 3), (2, 9), (4, 1), (4, 3)]
+    inputs = searcher.key_inputs([(1, 3), (2, 9)])
+    assert np.allclose(inputs[:, :2], searcher.encode_trials([1, 2]))
+    assert np.allclose(inputs[:, 2], [0.5, 1.0])  # log(level) / log(9)
+
+
+def test_mobster_does_not_rebuild_for_paused_trials():
+    space = SearchSpace.from_spec(UNIT_SQUARE)
+    searcher = MobsterSearcher(space, seed=0, max_epochs=9, levels=[1, 3, 9])
+    rng = np.random.default_rng(0)
+    for t in range(150):  # 150 trials pause at rung 1, 10 of them (promoted) at rung 3
+        config = space.sample(rng)
+        searcher.on_trial_start(t, config)
+        searcher.on_report(t, 1, distance_to_corner(config))
+        if t < 10:
+            searcher.on_report(t, 3, distance_to_corner(config) - 0.1)
+        searcher.on_status(t, TrialStatus.PAUSED)
+    for t in range(150, 153):
+        searcher.on_trial_start(t, searcher.propose())
+    assert searcher.targets[-3:] == [3, 3, 3]
+    # the 140 trials paused below the target are no fantasies; with them (more than
+    # MAX_FANTASIES = 128) every proposal rebuilt the GP
+    assert searcher.n_rebuilds == 1
+    assert searcher.fantasy_keys(searcher.known_keys()) == [(150, 1), (151, 1), (152, 1)]
 
 
 # -- all methods --------------------------------------------------------------------------------

@@ -119,7 +119,8 @@ def test_pause_and_resume_charge_each_epoch_once(tmp_path):
 
 
 def test_a_resumed_trial_continues_at_its_next_epoch(tmp_path):
-    # Trial values at epoch 1: 0.5, 0.6, 0.4 -> after the third, trial 2 is promoted to rung 3.
+    # Trial values at epoch 1: 0.5, 0.6, 0.4. After the second, trial 0 (0.5) is promoted to rung 3
+    # (the 1/3 quantile of [0.5, 0.6] is 0.533); after the third, trial 2 (0.4; quantile 0.467).
     curves = [[0.5, 0.45, 0.4], [0.6, 0.55, 0.5], [0.4, 0.3, 0.2]]
     objective = table_with_curves(tmp_path, [1.0, 1.0, 1.0], curves)
     scheduler = ASHAScheduler(3, 0, grace_period=1, reduction_factor=3, variant="promotion")
@@ -129,9 +130,11 @@ def test_a_resumed_trial_continues_at_its_next_epoch(tmp_path):
     assert got == [
         (0, 1, 1.0, "paused"),
         (1, 1, 2.0, "paused"),
-        (2, 1, 3.0, "paused"),
-        (2, 2, 4.0, "continue"),
-        (2, 3, 5.0, "completed"),
+        (0, 2, 3.0, "continue"),
+        (0, 3, 4.0, "completed"),
+        (2, 1, 5.0, "paused"),
+        (2, 2, 6.0, "continue"),
+        (2, 3, 7.0, "completed"),
     ]
 
 

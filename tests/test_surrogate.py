@@ -286,10 +286,13 @@ def test_noise_estimation_recovers_offset_share_and_ar1_coefficient():
 
 
 def test_noisy_curves_are_correlated_along_the_curve_as_the_model_says(model_dir):
+    """The model-scale noise of the outputs other than the objective metric (which has its own
+    model, see tests/test_noise.py)."""
     model = SurrogateModel.load(model_dir)
-    part = model.noise.parts["val_error"]
+    part = model.noise.parts["train_loss"]
+    k = model.noise.outputs.index("train_loss")
     rng = np.random.default_rng(0)
-    draws = np.stack([model.noise.sample(rng)[:, 0] for _ in range(4000)])
+    draws = np.stack([model.noise.sample(rng)[:, k] for _ in range(4000)])
     expected = part.rho + (1 - part.rho) * part.phi ** (EPOCHS - 1)
     assert np.corrcoef(draws[:, 0], draws[:, -1])[0, 1] == pytest.approx(expected, abs=0.06)
     assert draws.std(axis=0) == pytest.approx(part.sigma, rel=0.08)

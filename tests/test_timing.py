@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import pytest
 from surrogates.fit import fit_surrogate, load_params
 from surrogates.model import SurrogateError, SurrogateModel
 from surrogates.table import Table, write_table
-from surrogates.timing import check_timing, time_noise
+from surrogates.timing import check_timing, log_noise
 from surrogates.validate import cross_validate
 from tests.tables import synthetic_table
+
+COSTS = ("peak_memory_mb", "latency_ms")
 
 
 def clean_time(config: dict) -> float:
@@ -34,8 +37,19 @@ def loaded_table(path: Path) -> Table:
     return write_table(path / "table", frame, base.meta)
 
 
-def timing_table(path: Path, table: Table, drop: int | None = None, bump: int | None = None):
-    """Two epochs, two seeds per configuration, times = clean_time * small jitter."""
+def clean_memory(config: dict) -> float:
+    """The 'true' peak memory (MiB): activations per image, more without in-place activations."""
+    per_image = 0.9 if config["activation"] == "Softplus" else 0.65
+    return 0.5 + per_image * config["batch_size"]
+
+
+LATENCY = {"ReLU": 1.0, "LeakyReLU": 1.1, "Softplus": 1.6}  # ms; per curve jitter 5%
+
+
+def timing_table(path: Path, table: Table, drop: int | None = None, bump: int | None = None,
+                 costs: bool = False):
+    """Two epochs, two seeds per configuration, times = clean_time * small jitter; with
+    ``costs`` the per-configuration metrics too (memory exact, latency with seed noise)."""
     rng = np.random.default_rng(9)
     rows = []
     for cid, config in zip(table.configs.index, table.config_dicts(), strict=True):
@@ -45,6 +59,7 @@ def timing_table(path: Path, table: Table, drop: int | None = None, bump: int | 
             config = {**config, "batch_size": config["batch_size"] + 1}
         for seed in range(2):
             persistent = rng.normal(0, 0.02)
+            latency = LATENCY[config["activation"]] * math.exp(rng.normal(0, 0.05))
             cumulative = 0.0
             for epoch in (1, 2):
                 t = clean_time(config) * math.exp(persistent + rng.normal(0, 0.01))
@@ -52,7 +67,12 @@ def timing_table(path: Path, table: Table, drop: int | None = None, bump: int | 
                 rows.append({"config_id": cid, "seed": seed, "epoch": epoch, **config,
                              "val_error": 0.9, "train_loss": 2.3, "epoch_time": t,
                              "cumulative_time": cumulative})
+                if costs:
+                    rows[-1].update(peak_memory_mb=clean_memory(config), latency_ms=latency)
     meta = {**table.meta, "name": "synthetic_timing", "max_epochs": 2}
+    if costs:
+        meta["metrics"] = [*meta["metrics"], *COSTS]
+        meta["config_metrics"] = list(COSTS)
     return write_table(path, pd.DataFrame(rows), meta)
 
 
@@ -61,6 +81,12 @@ def tables(tmp_path_factory) -> tuple[Table, Table]:
     path = tmp_path_factory.mktemp("timing")
     table = loaded_table(path)
     return table, timing_table(path / "timing", table)
+
+
+@pytest.fixture(scope="module")
+def costly(tables, tmp_path_factory) -> Table:
+    """The timing table of ``tables`` with peak memory and latency recorded."""
+    return timing_table(tmp_path_factory.mktemp("costly"), tables[0], costs=True)
 
 
 def test_the_epoch_time_target_comes_from_the_timing_table(tables, tmp_path) -> None:
@@ -99,7 +125,7 @@ def test_time_noise_by_hand() -> None:
             for epoch, d in ((1, d1), (2, d2)):
                 rows.append({"config_id": cid, "seed": seed, "epoch": epoch,
                              "epoch_time": math.exp(sign * d)})
-    noise = time_noise(pd.DataFrame(rows), timing_epochs=2, max_epochs=5)
+    noise = log_noise(pd.DataFrame(rows), timing_epochs=2, max_epochs=5)
     # 4 curves, 2 configurations: 2 degrees of freedom; squares 4*0.01 + 4*0.04 over 2 dof x 2
     assert noise.sigma == pytest.approx([math.sqrt(0.2 / 4)] * 5)
     # lag-1: sum(r1 r2) = 2*0.01 - 2*0.04 < 0 -> rho clipped to 0
@@ -131,3 +157,134 @@ def test_the_tabular_benchmark_replays_timing_table_epoch_times(tables) -> None:
     expected = timing.frame[timing.frame["config_id"] == 4]["epoch_time"].mean()
     assert times == [pytest.approx(expected, rel=1e-12)] * table.max_epochs
     assert objective.describe()["timing_sha256"] == timing.checksum
+
+
+# --- per-configuration metrics (peak memory, latency) ------------------------------------------
+
+
+def test_the_surrogate_predicts_config_metrics_from_the_timing_table(tables, costly, tmp_path):
+    table, _ = tables
+    model = fit_surrogate(table, tmp_path / "s", timing=costly)
+    loaded = SurrogateModel.load(tmp_path / "s", table)
+    assert loaded.metric_names == ("val_error", "train_loss", *COSTS)
+    assert loaded.target_names[-1] == "epoch_time" and loaded.config_metrics == COSTS
+    assert model.manifest["config_metrics"]["peak_memory_mb"]["sha256"] == costly.checksum
+    assert {t.name: t.kind for t in loaded.targets}["latency_ms"] == "log"
+    curves = loaded.mean_curves(table.configs)
+    configs = table.config_dicts()
+    for k in (2, 3):
+        assert (curves[:, :, k] == curves[:, :1, k]).all()  # one value per configuration
+    memory = np.array([clean_memory(c) for c in configs])
+    latency = np.array([LATENCY[c["activation"]] for c in configs])
+    assert np.allclose(curves[:, 0, 2], memory, rtol=0.15)
+    assert np.allclose(curves[:, 0, 3], latency, rtol=0.15)
+    noise = loaded.manifest["noise"]["outputs"]
+    assert noise["peak_memory_mb"]["sigma"] == [0.0] * table.max_epochs  # measured exactly
+    # latency: 5% per-curve jitter on the log scale, a persistent offset along the curve
+    assert noise["latency_ms"]["sigma"][0] == pytest.approx(0.05, rel=0.3)
+    assert noise["latency_ms"]["rho"] == 1.0
+    metrics, _ = loaded.curve(configs[3], np.random.default_rng(1))
+    assert (metrics[:, 3] == metrics[0, 3]).all()
+    assert metrics[0, 3] != loaded.curve(configs[3])[0][0, 3]  # noisy, not the mean
+
+
+def test_validation_scores_config_metrics_on_held_out_configurations(tables, costly, tmp_path):
+    from surrogates.validate import print_summary, write_report
+
+    table, _ = tables
+    report = cross_validate(table, load_params(), n_folds=4, noisy=False, timing=costly)
+    scores = report["config_metrics"]
+    assert set(scores) == set(COSTS) and set(report["other_metrics"]) == {"train_loss"}
+    memory, latency = scores["peak_memory_mb"], scores["latency_ms"]
+    assert "timing table synthetic_timing" in memory["observed"]
+    # 30 training configurations per fold: memory is a smooth function of two hyperparameters
+    assert memory["per_config"]["spearman"] > 0.95 and memory["per_config"]["r2"] > 0.9
+    assert latency["per_config"]["spearman"] > 0.7  # activation only, plus seed jitter
+    assert memory["noise_ceiling"]["per_config_mean_median_over_pairs"]["r2"] == 1.0
+    ceiling = latency["noise_ceiling"]
+    assert ceiling["configs"] == 40 and len(ceiling["pairs"]) == 2
+    assert ceiling["per_config_mean_median_over_pairs"]["r2"] < 1.0
+    write_report(report, tmp_path)
+    saved = json.loads((tmp_path / "validation.json").read_text())
+    assert saved["config_metrics"]["latency_ms"]["per_config"] == latency["per_config"]
+    assert (tmp_path / "validation.png").stat().st_size > 0
+    print_summary(report)
+
+
+def test_a_table_measuring_config_metrics_itself_needs_no_timing_table(tmp_path):
+    base = synthetic_table(tmp_path / "base", n_configs=30, max_epochs=4, seeds=2)
+    frame = base.frame.copy()
+    frame["peak_memory_mb"] = [clean_memory(c) for c in frame.to_dict("records")]
+    meta = {**base.meta, "metrics": [*base.meta["metrics"], "peak_memory_mb"],
+            "config_metrics": ["peak_memory_mb"]}
+    table = write_table(tmp_path / "t", frame, meta)
+    model = fit_surrogate(table, tmp_path / "s")
+    assert model.metric_names == ("val_error", "train_loss", "peak_memory_mb")
+    assert model.manifest["config_metrics"]["peak_memory_mb"]["name"] == "synthetic"
+    predicted = model.mean_curves(table.configs)[:, 0, 2]
+    truth = table.frame.groupby("config_id")["peak_memory_mb"].first().to_numpy()
+    assert np.allclose(predicted, truth, rtol=0.15)
+    report = cross_validate(table, load_params(), n_folds=3, noisy=False)
+    assert report["config_metrics"]["peak_memory_mb"]["per_config"]["spearman"] > 0.9
+
+
+def test_without_config_metrics_the_surrogate_and_its_metrics_are_unchanged(tables, tmp_path):
+    from benchmarks.surrogate import SurrogateObjective
+    from hpo_methods.problem import ProblemError
+
+    table, timing = tables
+    model = fit_surrogate(table, tmp_path / "s", timing=timing)
+    assert "config_metrics" not in model.manifest and model.config_metrics == ()
+    assert model.target_names == ["val_error", "train_loss", "epoch_time"]
+    objective = SurrogateObjective(model)
+    with pytest.raises(ProblemError, match="'latency_ms' is not a metric of this benchmark"):
+        objective.problem(objectives=["val_error", "latency_ms"])
+    report = cross_validate(table, load_params(), n_folds=4, noisy=False, timing=timing)
+    assert report["config_metrics"] == {}
+
+
+def test_objectives_report_config_metrics(tables, costly, tmp_path):
+    from benchmarks.surrogate import SurrogateObjective
+    from benchmarks.tabular import TabularObjective
+
+    table, _ = tables
+    surrogate = SurrogateObjective(fit_surrogate(table, tmp_path / "s", timing=costly))
+    tabular = TabularObjective(table, timing=costly)
+    config = table.config_dicts()[5]
+    for objective in (surrogate, tabular):
+        assert objective.metric_names == ("val_error", "train_loss", *COSTS)
+        problem = objective.problem(objectives=["val_error", "latency_ms"],
+                                    constraints=["peak_memory_mb<=40"])
+        run = objective.start_trial(0, config, seed=3)
+        epochs = [run.next_epoch().metrics for _ in range(table.max_epochs)]
+        assert all(e["peak_memory_mb"] == epochs[0]["peak_memory_mb"] for e in epochs)
+        assert problem.values(epochs[-1])[1] == epochs[-1]["latency_ms"]
+        assert problem.feasible(epochs[0]) == (epochs[0]["peak_memory_mb"] <= 40)
+    rows = costly.frame[costly.frame["config_id"] == 5]
+    run = tabular.start_trial(0, config, seed=0)
+    first = run.next_epoch().metrics
+    assert first["latency_ms"] == pytest.approx(rows["latency_ms"].mean(), rel=1e-12)
+    assert first["peak_memory_mb"] == pytest.approx(clean_memory(config), rel=1e-12)
+
+
+@pytest.mark.parametrize("change, message", [
+    ("vary", "changes along curve config_id=0 seed=0"),
+    ("zero", "must be finite and > 0"),
+    ("unlisted", "is not one of the metrics"),
+])
+def test_config_metrics_are_checked_when_a_table_is_written(tables, tmp_path, change, message):
+    from surrogates.table import TableError
+
+    table, _ = tables
+    frame = table.frame.copy()
+    frame["peak_memory_mb"] = 10.0
+    meta = {**table.meta, "metrics": [*table.meta["metrics"], "peak_memory_mb"],
+            "config_metrics": ["peak_memory_mb"]}
+    if change == "vary":
+        frame.loc[(frame["config_id"] == 0) & (frame["epoch"] == 2), "peak_memory_mb"] = 11.0
+    elif change == "zero":
+        frame.loc[frame.index[3], "peak_memory_mb"] = 0.0
+    else:
+        meta["metrics"] = table.meta["metrics"]
+    with pytest.raises(TableError, match=message):
+        write_table(tmp_path / "bad", frame, meta)

@@ -5,7 +5,7 @@ Sources (``load_cifar10(source)``):
 - torchvision's files: a folder that is, or holds, ``cifar-10-batches-py`` (``download=True``
   fetches it with torchvision where a network exists);
 - the JPEG layout ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``, as an extracted folder or as
-  the ``.tar.gz`` archive itself (``/work/shared/data/cifar10-jpeg.tar.gz`` here).
+  the ``.tar.gz`` archive itself (``cifar10-jpeg.tar.gz``).
 
 Images are decoded once and cached as uint8 ``.npy`` arrays (N, 32, 32, 3) with int64 labels in a
 cache folder keyed by the source's path, size and modification time. Validation images are a seeded
@@ -36,9 +36,9 @@ SPLIT_FILES = {
     "test": ["test_batch"],
 }
 HOW_TO_GET = (
-    "give the JPEG archive (e.g. /work/shared/data/cifar10-jpeg.tar.gz) or its extracted folder "
+    "pass benchmark.data=PATH: the JPEG archive (cifar10-jpeg.tar.gz) or its extracted folder "
     "(train/<class>/*.jpg), or a folder holding torchvision's 'cifar-10-batches-py' "
-    "(torchvision.datasets.CIFAR10(root, download=True) fetches it where a network exists)"
+    "(benchmark.download=true fetches it there where a network exists)"
 )
 
 

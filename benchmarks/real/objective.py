@@ -5,6 +5,14 @@ MultiStepLR at epochs 25 and 40, batch augmentation) and evaluates the validatio
 reports ``val_error``, ``train_loss`` and ``diverged`` (1.0 once the training loss was NaN or
 infinite), and the measured seconds of training plus validation.
 
+With ``cost_metrics`` (the default) every epoch also reports the configuration's
+``peak_memory_mb`` (peak training memory) and ``latency_ms`` (inference latency per image),
+measured once per trial right after its first epoch, outside the epoch's timed window, and
+repeated at every later epoch (they are properties of the configuration, not of the epoch); see
+:mod:`benchmarks.real.measure` for how. The measurement neither draws from the trial's random
+streams nor touches its model, so the learning curve is the same with or without it. A checkpoint
+keeps the measured values, so a resumed trial reports the same ones.
+
 A diverged trial stops training: from then on it reports the chance error ``1 - 1/10`` with
 ``train_loss`` NaN. The diverged epoch's time is estimated for a whole epoch (on the CPU training
 stops at the first non-finite loss; the time is scaled by the share of the epoch trained), and
@@ -13,14 +21,19 @@ have spent.
 
 ``pause()`` writes a checkpoint (model, optimizer, LR schedule, epoch, RNG states) and frees the
 model; the next ``next_epoch()`` loads it with ``torch.load(weights_only=True)`` and continues the
-same curve as an uninterrupted run (bit for bit on the CPU).
+same curve as an uninterrupted run (bit for bit on the CPU). A run's checkpoints live in a folder
+of their own, ``<checkpoint_dir>/run-<id>`` (:meth:`RealObjective.for_run`), so concurrent runs
+never share a checkpoint name; a trial's checkpoint is deleted when it ends, when the method drops
+it while paused, and with the whole folder when the run ends.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -31,6 +44,7 @@ import torch
 from torch import nn
 
 from benchmarks.objective import EpochResult, Objective, TrialRun
+from benchmarks.real import COST_METRICS, LATENCY_METRIC, MEMORY_METRIC, SPEC_KEYS
 from benchmarks.real.data import augment, load_cifar10, normalize, split_indices, to_tensor
 from benchmarks.real.models import MODELS, make_model
 from hpo_methods.space import Config, SearchSpace
@@ -57,7 +71,7 @@ def pick_device(device: str = "auto") -> torch.device:
 class RealObjective(Objective):
     """ResNet on a CIFAR-10 subset; ``data`` is the archive, JPEG folder or torchvision folder."""
 
-    metric_names = ("val_error", "train_loss", "diverged")
+    metric_names: tuple[str, ...] = ("val_error", "train_loss", "diverged")
 
     def __init__(
         self,
@@ -75,6 +89,7 @@ class RealObjective(Objective):
         shortcut: str = "A",
         download: bool = False,
         name: str | None = None,
+        cost_metrics: bool = True,
     ) -> None:
         if model not in MODELS:
             raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
@@ -89,6 +104,9 @@ class RealObjective(Objective):
         self.space = SearchSpace.from_spec(SPACE_SPEC)
         self.device = pick_device(device)
         self.eval_batch_size = int(eval_batch_size)
+        self.cost_metrics = bool(cost_metrics)
+        if self.cost_metrics:
+            self.metric_names = (*RealObjective.metric_names, *COST_METRICS)
         self.data_source = str(data)
         self.n_train, self.n_val, self.split_seed = int(n_train), int(n_val), int(split_seed)
         train = load_cifar10(data, "train", cache_dir, download=download)
@@ -111,6 +129,8 @@ class RealObjective(Objective):
         return RealTrialRun(self, trial_id, dict(config), int(seed), epochs_done=epochs_done)
 
     def describe(self) -> dict:
+        from benchmarks.real.measure import describe as measurement
+
         return {
             **super().describe(),
             "kind": "real",
@@ -121,17 +141,31 @@ class RealObjective(Objective):
             "split_seed": self.split_seed,
             "device": str(self.device),
             "torch_threads": torch.get_num_threads(),
+            "cost_metrics": measurement(self.device) if self.cost_metrics else None,
         }
+
+    def for_run(self, run_id: str) -> RealObjective:
+        """This objective with checkpoints under ``<checkpoint_dir>/run-<run_id>``."""
+        scoped = copy.copy(self)
+        scoped.checkpoint_dir = self.checkpoint_dir / f"run-{run_id}"
+        scoped._own_checkpoints = False
+        scoped._run_scoped = True
+        return scoped
+
+    def discard_paused(self, trial_id: int) -> None:
+        for path in self.checkpoint_dir.glob(f"trial-{int(trial_id)}-*.pt"):
+            path.unlink(missing_ok=True)
+
+    def discard_run(self) -> None:
+        """Delete this run's checkpoint folder (only a folder made by :meth:`for_run`)."""
+        if getattr(self, "_run_scoped", False):
+            shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
     def __del__(self) -> None:
         if getattr(self, "_own_checkpoints", False):
             shutil.rmtree(self.checkpoint_dir, ignore_errors=True)
 
 
-SPEC_KEYS = (
-    "data", "model", "n_train", "n_val", "max_epochs", "cache_dir", "checkpoint_dir", "threads",
-    "device", "split_seed", "eval_batch_size", "shortcut", "download", "name",
-)
 
 
 def from_spec(spec: dict[str, Any]) -> RealObjective:
@@ -144,8 +178,32 @@ def from_spec(spec: dict[str, Any]) -> RealObjective:
             f"valid: {', '.join(SPEC_KEYS)}"
         )
     if not options.get("data"):
-        raise ValueError(f"benchmark '{spec.get('name')}' needs benchmark.data (CIFAR-10 path)")
+        raise ValueError(
+            f"benchmark '{spec.get('name')}' needs benchmark.data=PATH: CIFAR-10 as the JPEG "
+            "archive (cifar10-jpeg.tar.gz), its extracted folder, or a folder for torchvision's "
+            "files (add benchmark.download=true to fetch them there where a network exists)"
+        )
     return RealObjective(**options)
+
+
+def make_optimizer(net: nn.Module, config: Config) -> torch.optim.SGD:
+    """SGD with the configuration's learning rate, momentum and weight decay."""
+    return torch.optim.SGD(
+        net.parameters(),
+        lr=config["learning_rate"],
+        momentum=config["momentum"],
+        weight_decay=config["weight_decay"],
+    )
+
+
+def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+               targets: torch.Tensor) -> torch.Tensor:
+    """One SGD step on a batch; returns the batch's mean loss (detached)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(net(inputs), targets)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
 
 
 def _checkpoint_name(trial_id: int, seed: int, config: Config) -> str:
@@ -165,6 +223,7 @@ class RealTrialRun(TrialRun):
         self.epochs_done = int(epochs_done)
         self.diverged = False
         self.last_epoch_time = 0.0
+        self.costs: dict[str, float] | None = None  # measured once, after the first epoch
         self.net: nn.Module | None = None
         self.generator = torch.Generator()
         self.checkpoint = objective.checkpoint_dir / _checkpoint_name(trial_id, seed, config)
@@ -184,12 +243,7 @@ class RealTrialRun(TrialRun):
 
     def _build_optimizer(self) -> None:
         assert self.net is not None
-        self.optimizer = torch.optim.SGD(
-            self.net.parameters(),
-            lr=self.config["learning_rate"],
-            momentum=self.config["momentum"],
-            weight_decay=self.config["weight_decay"],
-        )
+        self.optimizer = make_optimizer(self.net, self.config)
         self.schedule = torch.optim.lr_scheduler.MultiStepLR(
             self.optimizer, milestones=list(MILESTONES), gamma=0.1
         )
@@ -220,15 +274,48 @@ class RealTrialRun(TrialRun):
         self._synchronize()
         self.last_epoch_time = time.perf_counter() - start
         self.epochs_done += 1
-        return EpochResult(
-            {"val_error": error, "train_loss": loss, "diverged": 0.0}, self.last_epoch_time
-        )
+        return self._result({"val_error": error, "train_loss": loss, "diverged": 0.0})
 
     def _diverged_result(self) -> EpochResult:
-        return EpochResult(
-            {"val_error": CHANCE_ERROR, "train_loss": math.nan, "diverged": 1.0},
-            self.last_epoch_time,
-        )
+        return self._result({"val_error": CHANCE_ERROR, "train_loss": math.nan, "diverged": 1.0})
+
+    def _result(self, metrics: dict[str, float]) -> EpochResult:
+        """The epoch's metrics, with the configuration's cost metrics (measured on first use)."""
+        if self.objective.cost_metrics:
+            if self.costs is None:
+                self.costs = self.measure_costs()
+            metrics = {**metrics, **self.costs}
+        return EpochResult(metrics, self.last_epoch_time)
+
+    def measure_costs(self) -> dict[str, float]:
+        """Peak training memory and inference latency of this configuration (see
+        :mod:`benchmarks.real.measure`): a fresh model with the trial's initial weights, its own
+        random streams; the trial's model, optimizer and random state are left as they were."""
+        from benchmarks.real.measure import MEMORY_STEPS, latency_ms, peak_memory_mb
+
+        obj = self.objective
+        n = len(obj.train_y)
+        batch_size = min(int(self.config["batch_size"]), n)
+
+        def train_steps() -> None:
+            torch.manual_seed(self.seed)
+            net = self._make_net()
+            optimizer = make_optimizer(net, self.config)
+            generator = torch.Generator().manual_seed(self.seed)
+            net.train()
+            for _ in range(MEMORY_STEPS):
+                idx = torch.randperm(n, generator=generator)[:batch_size].to(obj.device)
+                train_step(net, optimizer, augment(obj.train_x[idx], generator), obj.train_y[idx])
+
+        cuda = []
+        if obj.device.type == "cuda":
+            cuda = [obj.device.index if obj.device.index is not None
+                    else torch.cuda.current_device()]
+        with torch.random.fork_rng(devices=cuda):
+            memory = peak_memory_mb(train_steps, obj.device)
+            torch.manual_seed(self.seed)
+            latency = latency_ms(self._make_net(), obj.val_x[:1], obj.device)
+        return {MEMORY_METRIC: memory, LATENCY_METRIC: latency}
 
     def _synchronize(self) -> None:
         if self.objective.device.type == "cuda":
@@ -246,11 +333,8 @@ class RealTrialRun(TrialRun):
         for begin in range(0, n, batch_size):
             idx = order[begin: begin + batch_size]
             inputs = augment(obj.train_x[idx], self.generator)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(net(inputs), obj.train_y[idx])
-            loss.backward()
-            self.optimizer.step()
-            total += loss.detach() * len(idx)
+            loss = train_step(net, self.optimizer, inputs, obj.train_y[idx])
+            total += loss * len(idx)
             if obj.device.type == "cpu" and not torch.isfinite(loss):
                 return math.nan, (begin + len(idx)) / n
         self.schedule.step()
@@ -273,6 +357,7 @@ class RealTrialRun(TrialRun):
             "epochs_done": self.epochs_done,
             "diverged": self.diverged,
             "last_epoch_time": self.last_epoch_time,
+            "costs": self.costs,
         }
         if self.net is None and not self.diverged:
             return  # never trained here, or paused already: the checkpoint on disk is current
@@ -285,9 +370,15 @@ class RealTrialRun(TrialRun):
                 cpu_rng=torch.get_rng_state(),
             )
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint.with_name(f".{self.checkpoint.name}.tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.checkpoint)
+        fd, name = tempfile.mkstemp(dir=self.checkpoint.parent, prefix=f".{self.checkpoint.name}.",
+                                    suffix=".tmp")  # fmt: skip
+        os.close(fd)
+        try:
+            torch.save(state, name)
+            os.replace(name, self.checkpoint)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
         self.net = None
         self.optimizer = None  # type: ignore[assignment]
         self.schedule = None  # type: ignore[assignment]
@@ -303,6 +394,8 @@ class RealTrialRun(TrialRun):
             )
         self.diverged = bool(state["diverged"])
         self.last_epoch_time = float(state["last_epoch_time"])
+        if state.get("costs") is not None:
+            self.costs = {k: float(v) for k, v in state["costs"].items()}
         if self.diverged:
             return
         self.net = self._make_net()

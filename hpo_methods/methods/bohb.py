@@ -3,8 +3,11 @@
 Falkner, Klein, Hutter: "BOHB: Robust and Efficient Hyperparameter Optimization at Scale",
 ICML 2018. The scheduler is :class:`~hpo_methods.schedulers.hyperband.HyperbandScheduler`; the
 searcher is :class:`~hpo_methods.searchers.kde_bohb.KDEBOHBSearcher`, whose budgets are the
-epochs of Hyperband's rungs (its KDE uses the largest of them with ``min_points_in_model + 2``
-observations; a ``random_fraction`` of proposals stays random).
+epochs of Hyperband's rungs, the shared levels of :mod:`hpo_methods.schedulers.geometry` (1, 3, 9,
+20 for 20 epochs; HpBandSter's would be R eta^-i: 2.2, 6.7, 20). Like HpBandSter, a free worker
+with no job in the running brackets starts the next one (``max_concurrent_brackets``: None). Its
+KDEs, as in HpBandSter, use the largest budget where the good and the disjoint bad set both have
+more rows than hyperparameters; a ``random_fraction`` of proposals stays random.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ def make(
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
-    max_concurrent_brackets: int = 1,
+    max_concurrent_brackets: int | None = None,
     min_points_in_model: int | None = None,
     top_n_fraction: float = 0.15,
     random_fraction: float = 1 / 3,

@@ -18,9 +18,10 @@ def make(
     seed: int,
     grace_period: int = 1,
     reduction_factor: float = 3,
-    max_concurrent_brackets: int = 1,
+    max_concurrent_brackets: int | None = None,
 ) -> Method:
-    """Random search under synchronous Hyperband (brackets s = s_max..0, repeated)."""
+    """Random search under synchronous Hyperband (brackets s = s_max..0, repeated, on the shared
+    rung levels; idle workers open the next bracket unless ``max_concurrent_brackets`` says)."""
     space, max_epochs = problem.space, problem.max_epochs
     scheduler = HyperbandScheduler(
         max_epochs, seed, grace_period, reduction_factor, max_concurrent_brackets

@@ -90,7 +90,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky
 
 from hpo_methods.problem import Problem
-from hpo_methods.protocol import Method, TrialStatus
+from hpo_methods.protocol import Method, Stream, TrialStatus, random_stream
 from hpo_methods.schedulers.hypertune import HyperTuneScheduler
 from hpo_methods.searchers.acquisition import log_expected_improvement, search_points
 from hpo_methods.searchers.common import BaseSearcher, best_unseen, check_fraction, check_int
@@ -271,7 +271,8 @@ class HyperTuneSearcher(BaseSearcher):
         self.target_transform = target_transform
         self.data: dict[int, dict[int, float]] = {lv: {} for lv in self.levels}
         self.n_seen = dict.fromkeys(self.levels, 0)
-        self.models = {lv: GPModel(space.dim, seed + 7919 * k) for k, lv in enumerate(self.levels)}
+        streams = random_stream(seed, Stream.MODEL).spawn(len(self.levels))  # one per level's GP
+        self.models = {lv: GPModel(space.dim, streams[k]) for k, lv in enumerate(self.levels)}
         self._n_at_refit: dict[int, int | None] = dict.fromkeys(self.levels)
         self._fits: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}  # level -> (n_seen, x, z)
         self.level_weights: dict[int, float] | None = None  # theta, read by the scheduler
@@ -299,9 +300,14 @@ class HyperTuneSearcher(BaseSearcher):
     # -- proposals --------------------------------------------------------------------------
 
     def propose(self) -> Config | None:
-        explore = self.rng.random() < self.random_fraction
         target = self.target_level()
-        if not explore and target is not None and len(self.trials) >= self.n_initial:
+        # The exploration draw comes only once a model could be used, so the initial random
+        # design is every method's for this seed (common random numbers, hpo_methods.protocol).
+        if (
+            target is not None
+            and len(self.trials) >= self.n_initial
+            and self.rng.random() >= self.random_fraction
+        ):
             config = self._from_model(target)
             if config is not None:
                 self.sources.append("model")

@@ -19,9 +19,10 @@ def make(
     grace_period: int = 1,
     reduction_factor: float = 3,
     bracket_size: int | None = None,
-    max_concurrent_brackets: int = 1,
+    max_concurrent_brackets: int | None = None,
 ) -> Method:
-    """Random search under synchronous SH, one bracket after another."""
+    """Random search under synchronous SH: the same bracket again and again; a free worker with no
+    work in the open brackets opens the next one (``max_concurrent_brackets=1``: one at a time)."""
     space, max_epochs = problem.space, problem.max_epochs
     scheduler = SuccessiveHalvingScheduler(
         max_epochs, seed, grace_period, reduction_factor, bracket_size, max_concurrent_brackets

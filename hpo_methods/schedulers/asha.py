@@ -3,16 +3,27 @@
 Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt, Recht, Talwalkar: "A System for Massively
 Parallel Hyperparameter Tuning", MLSys 2020.
 
-Rung levels are ``grace_period * eta**k`` epochs (k = 0, 1, ...) below ``max_epochs``, plus
-``max_epochs`` itself. Two variants:
+Rung levels are the shared geometry's (:func:`~hpo_methods.schedulers.geometry.rung_levels`:
+``round(grace_period * eta**k)`` epochs below ``max_epochs``, then ``max_epochs``); with
+``skip_rungs = j`` the scheduler uses only the levels from the j-th on (asynchronous Hyperband's
+bracket s is ASHA with ``skip_rungs = s_max - s``, as Syne Tune's rung systems do). Two variants:
 
 - ``stopping``: a trial reaching a rung records its value there and continues only if the value is
   no worse than the ``1/eta`` quantile (linear interpolation) of all values recorded at that rung so
   far, its own included; otherwise it stops. The first trial at a rung always continues.
-- ``promotion`` (the paper's Algorithm 2): a trial pauses at every rung. When a worker asks for
-  work, the highest rung k holding a paused trial among the top ``floor(n_k / eta)`` of its ``n_k``
-  recorded trials, not yet promoted, promotes it (it resumes from its checkpoint up to rung k+1);
-  otherwise a new trial starts at the bottom rung.
+- ``promotion``: a trial pauses at every rung. When a worker asks for work, the rungs are scanned
+  from the highest down; a rung with at least two recorded values promotes its best paused trial
+  not yet promoted (ties: the earlier arrival) if that trial's value is no worse than the ``1/eta``
+  quantile (linear interpolation) of all values recorded there, promoted ones included (it resumes
+  from its checkpoint up to the next rung); otherwise a new trial starts at the bottom rung.
+
+Both variants follow Syne Tune's rung systems (``StoppingRungSystem``, ``PromotionRungSystem``), so
+the two variants share one rule; ``tests/test_parity.py`` replays a hand-computed Syne Tune trace.
+Deviations: Syne Tune's quantile at rung j is ``r_j / r_{j+1}``, the same 1/eta except at the last
+step of an R that is not a power of eta (9/20 instead of 1/3 at R = 20). The paper's Algorithm 2
+promotes among the top ``floor(n_k / eta)`` of a rung's ``n_k`` trials, where the quantile rule
+allows ``floor((n_k - 1) / eta) + 1`` (n_k >= 2, no ties): with eta = 3, one promotion at 2
+recorded trials instead of none, two at 4 instead of one.
 """
 
 from __future__ import annotations
@@ -22,31 +33,12 @@ import math
 from enum import StrEnum
 
 from hpo_methods.protocol import Decision, Scheduler, TrialStatus
+from hpo_methods.schedulers.geometry import rung_levels
 
 
 class AshaVariant(StrEnum):
     STOPPING = "stopping"
     PROMOTION = "promotion"
-
-
-def rung_levels(grace_period: int, reduction_factor: float, max_epochs: int) -> list[int]:
-    """Epochs where trials are compared: grace_period * eta^k below max_epochs, then max_epochs."""
-    if grace_period < 1:
-        raise ValueError(f"grace_period must be >= 1 (got {grace_period})")
-    if reduction_factor <= 1:
-        raise ValueError(f"reduction_factor must be > 1 (got {reduction_factor})")
-    if grace_period > max_epochs:
-        raise ValueError(f"grace_period ({grace_period}) exceeds max_epochs ({max_epochs})")
-    levels = []
-    k = 0
-    while True:
-        level = round(grace_period * reduction_factor**k)
-        if level >= max_epochs:
-            break
-        if not levels or level > levels[-1]:
-            levels.append(level)
-        k += 1
-    return [*levels, max_epochs]
 
 
 def linear_quantile(ordered: list[float], q: float) -> float:
@@ -76,13 +68,19 @@ class ASHAScheduler(Scheduler):
         grace_period: int = 1,
         reduction_factor: float = 3,
         variant: str = "stopping",
+        skip_rungs: int = 0,
     ) -> None:
         super().__init__(max_epochs, seed)
         self.eta = float(reduction_factor)
         if variant not in tuple(AshaVariant):
             raise ValueError(f"variant must be one of {', '.join(AshaVariant)} (got {variant!r})")
         self.variant = AshaVariant(variant)
-        self.rungs = rung_levels(grace_period, self.eta, max_epochs)
+        levels = rung_levels(grace_period, self.eta, max_epochs)
+        if not 0 <= skip_rungs < len(levels):
+            raise ValueError(
+                f"skip_rungs must be between 0 and {len(levels) - 1} (got {skip_rungs})"
+            )
+        self.rungs = levels[skip_rungs:]
         # rung epoch -> {trial_id: value recorded there}, in order of arrival
         self.recorded: dict[int, dict[int, float]] = {r: {} for r in self.rungs[:-1]}
         self.promoted: dict[int, set[int]] = {r: set() for r in self.rungs[:-1]}
@@ -118,14 +116,13 @@ class ASHAScheduler(Scheduler):
 
     def _promotable(self, level: int) -> int | None:
         rung = self.recorded[level]
-        n_top = int(len(rung) // self.eta)
-        if n_top == 0:
+        if len(rung) < 2:
             return None
-        # Ties are broken by arrival order: sorted() is stable.
-        top = sorted(rung, key=rung.__getitem__)[:n_top]
-        for trial_id in top:
+        ranked = sorted(rung, key=rung.__getitem__)  # stable: ties by arrival order
+        cutoff = linear_quantile([rung[t] for t in ranked], 1.0 / self.eta)
+        for trial_id in ranked:
             if trial_id in self.paused and trial_id not in self.promoted[level]:
-                return trial_id
+                return trial_id if rung[trial_id] <= cutoff else None
         return None
 
     def on_end(self, trial_id: int, status: TrialStatus) -> None:

@@ -4,19 +4,24 @@ Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt, Recht, Talwalkar: "A System
 Parallel Hyperparameter Tuning", MLSys 2020 (asynchronous Hyperband loops ASHA over brackets);
 the per-trial bracket sampling follows Syne Tune's ``HyperbandScheduler`` with ``brackets > 1``.
 
-With ``R = max_epochs``, ``r_min = grace_period``, ``eta = reduction_factor`` and Hyperband's
-``s_max`` and bracket sizes ``n_s = ceil((s_max + 1) / (s + 1) * eta^s)``
-(:func:`~hpo_methods.schedulers.hyperband.hyperband_brackets`):
+The brackets are the shared geometry's
+(:func:`~hpo_methods.schedulers.geometry.hyperband_brackets`): with rung levels
+``r_0 < ... < r_{s_max} = R`` there are ``s_max + 1`` brackets, one per level, R included
+(Syne Tune: ``len(rung_levels) + 1`` brackets, its rung levels excluding R):
 
 - Each new trial draws its bracket s from ``{s_max, ..., s_max - brackets + 1}`` (all
   ``s_max + 1`` brackets by default) with probability exactly ``p_s = n_s / sum_t n_t`` over the
-  brackets in use, where n_s is the integer number of trials bracket s starts in synchronous
-  Hyperband. For R = 81, r_min = 1, eta = 3: n = 81, 34, 15, 8, 5, so p = 81/143, 34/143, 15/143,
-  8/143, 5/143 for s = 4, 3, 2, 1, 0. Draws use the scheduler's seeded generator.
-- Bracket s is an independent ASHA (stopping variant, :mod:`hpo_methods.schedulers.asha`) with
-  grace period ``round(r_min * eta^(s_max - s))``: its own rungs ``grace * eta^k`` below R, then R,
-  holding only its own trials' values. Bracket s_max is plain ASHA; bracket 0 trains every trial
-  to R. (For R = r_min * eta^s_max these rungs are exactly synchronous Hyperband's.)
+  brackets in use, where ``n_s = ceil((s_max + 1) / (s + 1) * eta^s)`` is the integer number of
+  trials bracket s starts in synchronous Hyperband. For R = 81, r_min = 1, eta = 3:
+  n = 81, 34, 15, 8, 5, so p = 81/143, 34/143, 15/143, 8/143, 5/143 for s = 4, 3, 2, 1, 0; for the
+  default benchmark's R = 20 (levels 1, 3, 9, 20): n = 27, 12, 6, 4, p = 27/49, 12/49, 6/49, 4/49.
+  Draws use the scheduler's own random stream (:func:`~hpo_methods.protocol.random_stream`).
+  Syne Tune weighs bracket s by ``(s_max + 1) / ((s + 1) r_{s_max - s})``, i.e. ``R / r`` in
+  place of ``eta^s``: the same for R = r_min eta^k, and 0.536, 0.238, 0.119, 0.107 at R = 20.
+- Bracket s is an independent ASHA (stopping variant, :mod:`hpo_methods.schedulers.asha`) on the
+  levels from ``r_{s_max - s}`` up (``skip_rungs = s_max - s``), holding only its own trials'
+  values. Bracket s_max is plain ASHA; bracket 0 has no rung below R, so its trials always train
+  to R without stopping (the full-training bracket of Hyperband).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 
 from hpo_methods.protocol import Decision, Scheduler, TrialStatus
 from hpo_methods.schedulers.asha import ASHAScheduler
-from hpo_methods.schedulers.hyperband import hyperband_brackets
+from hpo_methods.schedulers.geometry import hyperband_brackets
 
 
 def bracket_probabilities(
@@ -65,12 +70,10 @@ class AsyncHyperbandScheduler(Scheduler):
         )
         self._s = np.array(list(self.probabilities), dtype=int)
         self._p = np.array(list(self.probabilities.values()))
-        s_max = int(self._s[0])
+        s_max = len(hyperband_brackets(max_epochs, grace_period, reduction_factor)) - 1
         eta = float(reduction_factor)
         self.asha: dict[int, ASHAScheduler] = {
-            s: ASHAScheduler(
-                max_epochs, seed, round(grace_period * eta ** (s_max - s)), eta, "stopping"
-            )
+            s: ASHAScheduler(max_epochs, seed, grace_period, eta, "stopping", s_max - s)
             for s in self.probabilities
         }
         self.bracket_of: dict[int, int] = {}

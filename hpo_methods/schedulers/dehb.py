@@ -4,18 +4,22 @@ Awad, Mallik, Hutter: "DEHB: Evolutionary Hyperband for Scalable, Robust and Eff
 Hyperparameter Optimization", IJCAI 2021. This module follows the paper and the authors' reference
 implementation (github.com/automl/DEHB) with these exact rules:
 
-*Brackets.* Hyperband's bracket table
-(:func:`~hpo_methods.schedulers.hyperband.hyperband_brackets`), brackets s = s_max..0 in turn,
+*Brackets.* Hyperband's bracket table on the rung levels every multi-fidelity method shares
+(:func:`~hpo_methods.schedulers.geometry.hyperband_brackets`), brackets s = s_max..0 in turn,
 repeated; the budgets ``b_0 < ... < b_{S-1}`` (S = s_max + 1) are the rungs of bracket s_max,
 and rung k of bracket s trains to budget ``j = S - 1 - s + k``. Each bracket is synchronous:
 its rung k+1 starts only when rung k is complete (every trial reported at its budget or failed).
 When no open bracket has work for a free worker, a new bracket opens (as in the reference
 implementation), up to ``max_concurrent_brackets`` open at once (None: no limit).
 
+*Vectors.* DE works on one coordinate in [0, 1] per hyperparameter (:class:`DEVectors`, the
+reference's ``configspace_to_vector``): a numeric hyperparameter's encoded coordinate, and for a
+choice of k categories index / k, decoded by binning (category ``min(floor(k v), k - 1)``).
+
 *Populations.* One per budget: ``P_j`` holds ``N_j`` members, N_j the largest number of trials any
-bracket runs at b_j (R=81, eta=3: 81, 34, 15, 8, 5), initialised with random configurations of
-fitness +inf (not evaluated). Every job at budget j takes the next member of P_j round-robin as
-its *parent* (DE's target).
+bracket runs at b_j (R=81, eta=3: 81, 34, 15, 8, 5; R=20: 27, 12, 6, 4 at budgets 1, 3, 9, 20),
+initialised with the vectors of random configurations, of fitness +inf (not evaluated). Every job
+at budget j takes the next member of P_j round-robin as its *parent* (DE's target).
 
 *Configurations.* In the first S brackets (the first Hyperband iteration), rung k > 0 promotes as
 in successive halving: the ``n_k`` best trials of the bracket's rung k-1 resume from their
@@ -27,15 +31,16 @@ checkpoints. Every other job is a new trial trained from scratch to ``b_j``:
   k > 0) or of ``P_j`` (bottom rung), filled up to 3 with distinct random members of all
   populations; the mutant is ``a + F (b - c)`` for three distinct random pool members a, b, c
   (``F = mutation_factor``); coordinates outside [0, 1] are redrawn uniformly; binomial crossover
-  with the parent takes each coordinate from the mutant with probability ``crossover_prob`` and one
-  random coordinate always. The vector is decoded to a configuration (for a finite space: see
-  below).
+  with the parent takes each coordinate from the mutant with probability ``crossover_prob`` (one
+  random coordinate when none was taken). The vector is decoded to a configuration and kept as it
+  is (a promoted trial keeps its vector; for a finite space: see below).
 
 *Finite spaces* (``SearchSpace.candidates``, e.g. a tabular benchmark; the reference
 implementation has no such notion, so this rule is this module's own). Each initial population
 ``P_j`` draws its members from the candidates without replacement (with replacement only for
 members beyond the number of candidates). A job's vector becomes the candidate nearest to it
-(squared Euclidean distance in the encoded space; ties: the first in candidate order) *among
+(squared Euclidean distance between vectors, after moving each choice's coordinate to the
+category it decodes to; ties: the first in candidate order) *among
 those not yet trained at its budget b_j* — a configuration is trained at b_j once a new trial
 started with it at b_j or a trial holding it was promoted to b_j. So no new trial repeats a
 configuration at a budget while an unused candidate remains there; once every candidate was
@@ -60,12 +65,20 @@ iterations start a new trial for every job, so they cannot go on without new tri
 as they are. (DE's proposals never run out, even on a finite space, so only the trial budget
 triggers this.)
 
-*Where the reference implementation differs.* It sizes brackets with
+*Where the reference implementation differs.* Its budgets are Hyperband's own
+``R eta^(i - s_max)`` with ``s_max = floor(log_eta(R / r_min))`` (R = 20: 2.2, 6.7 and 20
+epochs, three brackets), where this module uses the shared levels (1, 3, 9, 20, four brackets:
+the same grid as ASHA); for ``R = r_min eta^k`` both are the same. It sizes brackets with
 ``floor((s_max + 1) / (s + 1)) * eta^s`` instead of Hyperband's ceil; its first-iteration
 promotions take the best members of ``P_{j-1}`` not already in ``P_j`` (re-training them from
 scratch) where this module promotes the bracket's own best trials and resumes their checkpoints;
-and its very first bottom rung evaluates DE mutants of the random population rather than the
-random population itself.
+its very first bottom rung evaluates DE mutants of the random population rather than the
+random population itself; its mutation pool is the ``n_k`` best members of the lower population
+by fitness, unevaluated ones included when too few were evaluated, and when that is fewer than 3
+it adds mutants of all populations (this module: evaluated members only, filled with random
+members of all populations); and an integer's coordinate maps linearly onto [low, high] and is
+rounded, where here each integer owns an equal share of [0, 1]
+(:class:`~hpo_methods.space.SearchSpace`).
 """
 
 from __future__ import annotations
@@ -77,9 +90,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpo_methods.protocol import Decision, Scheduler, Searcher, TrialStatus
-from hpo_methods.schedulers.hyperband import hyperband_brackets
+from hpo_methods.schedulers.geometry import hyperband_brackets
+from hpo_methods.schedulers.sh import check_concurrent_brackets
 from hpo_methods.searchers.common import CandidatePool
-from hpo_methods.space import Config, SearchSpace
+from hpo_methods.space import Choice, Config, SearchSpace
 
 MIN_POOL = 3  # rand/1 needs three distinct members
 
@@ -135,6 +149,56 @@ class _Bracket:
         return len(self.values[k]) == len(self.members[k])
 
 
+class DEVectors:
+    """DEHB's vector form of configurations: one coordinate in [0, 1] per hyperparameter, as the
+    reference's ``configspace_to_vector`` / ``vector_to_configspace``. A numeric hyperparameter
+    uses its own encoded coordinate (:class:`~hpo_methods.space.SearchSpace`); a choice of k
+    categories is category index / k, and any value v in [0, 1] decodes to category
+    ``min(floor(k v), k - 1)`` (the reference's binning), so DE's arithmetic moves a choice
+    between categories instead of producing one-hot vectors that are no category at all."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self.sizes = [d.width if isinstance(d, Choice) else 0 for d in space.domains]
+
+    @property
+    def dim(self) -> int:
+        return len(self.sizes)
+
+    def encode(self, config: Config) -> np.ndarray:
+        out = np.empty(self.dim)
+        for i, (domain, k) in enumerate(zip(self.space.domains, self.sizes, strict=True)):
+            value = config[domain.name]
+            out[i] = domain.index(value) / k if k else domain.encode(value)[0]
+        return out
+
+    def encode_many(self, configs: list[Config]) -> np.ndarray:
+        return np.array([self.encode(c) for c in configs]).reshape(len(configs), self.dim)
+
+    def category(self, v: float, k: int) -> int:
+        """The category index a coordinate value decodes to."""
+        return min(max(math.floor(v * k), 0), k - 1)
+
+    def decode(self, x: np.ndarray) -> Config:
+        x = np.clip(np.asarray(x, dtype=float), 0.0, 1.0)
+        config = {}
+        for i, (domain, k) in enumerate(zip(self.space.domains, self.sizes, strict=True)):
+            if k:
+                config[domain.name] = domain.categories[self.category(x[i], k)]
+            else:
+                config[domain.name] = domain.decode(x[i : i + 1])
+        return config
+
+    def snap(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with each choice's coordinate moved to the vector of the category it decodes to
+        (numeric coordinates unchanged): distances to candidates then respect the binning."""
+        x = np.array(x, dtype=float, copy=True)
+        for i, k in enumerate(self.sizes):
+            if k:
+                x[i] = self.category(x[i], k) / k
+        return x
+
+
 class DEPopulations(Searcher):
     """DEHB's configuration side: one DE population per budget (see the module docstring)."""
 
@@ -154,7 +218,13 @@ class DEPopulations(Searcher):
             raise ValueError(f"crossover_prob must be between 0 and 1 (got {crossover_prob})")
         self.mutation_factor = float(mutation_factor)
         self.crossover_prob = float(crossover_prob)
+        self.vectors = DEVectors(space)
         self.candidates = CandidatePool(space) if space.is_finite else None
+        # the candidates in vector form (finite spaces)
+        self.candidate_vectors = (
+            self.vectors.encode_many(self.candidates.configs) if self.candidates is not None
+            else np.zeros((0, self.vectors.dim))
+        )
         self._rows: dict[tuple, list[int]] = {}  # candidate key -> its rows in the pool
         for row, key in enumerate(self.candidates.keys if self.candidates is not None else []):
             self._rows.setdefault(key, []).append(row)
@@ -171,11 +241,11 @@ class DEPopulations(Searcher):
     def _initial_population(self, n: int) -> np.ndarray:
         """n random members: uniform draws, distinct candidates on a finite space where possible."""
         if self.candidates is None:
-            return self.space.encode_many([self.space.sample(self.rng) for _ in range(n)])
+            return self.vectors.encode_many([self.space.sample(self.rng) for _ in range(n)])
         count = len(self.candidates.configs)
         rows = self.rng.permutation(count)[: min(n, count)]
         extra = self.rng.integers(count, size=max(0, n - count))
-        return self.candidates.encoded[np.concatenate([rows, extra])].copy()
+        return self.candidate_vectors[np.concatenate([rows, extra])].copy()
 
     def next_parent(self, j: int) -> int:
         """The next member of P_j, round-robin."""
@@ -205,9 +275,10 @@ class DEPopulations(Searcher):
         self._mark_trained(config, self.jobs[trial_id][0])
 
     def promote(self, trial_id: int, j: int) -> None:
-        """Trial ``trial_id`` resumes to budget j: it gets the next parent of P_j."""
+        """Trial ``trial_id`` resumes to budget j: it gets the next parent of P_j (and keeps its
+        vector)."""
         config = self.trials[trial_id].config
-        self.jobs[trial_id] = (j, self.next_parent(j), self.space.encode(config))
+        self.jobs[trial_id] = (j, self.next_parent(j), self.jobs[trial_id][2])
         self._mark_trained(config, j)
 
     def _mark_trained(self, config: Config, j: int) -> None:
@@ -240,16 +311,18 @@ class DEPopulations(Searcher):
         outside = (mutant < 0) | (mutant > 1)
         mutant[outside] = self.rng.random(int(outside.sum()))
         take = self.rng.random(len(target)) < self.crossover_prob
-        take[self.rng.integers(len(target))] = True
+        if not take.any():  # as the reference: one random coordinate only when none was taken
+            take[self.rng.integers(len(target))] = True
         return np.where(take, mutant, target)
 
     def _to_config(self, x: np.ndarray, j: int) -> tuple[Config, np.ndarray]:
-        """The configuration a job at budget j evaluates for vector x, and its encoding."""
+        """The configuration a job at budget j evaluates for vector x, and the vector it keeps:
+        x itself (as the reference keeps it), or the chosen candidate's on a finite space."""
         if self.candidates is not None:
-            row = nearest_unused(self.candidates.encoded, self.trained[j], x)
-            return dict(self.candidates.configs[row]), self.candidates.encoded[row].copy()
-        config = self.space.decode(x)
-        return config, self.space.encode(config)
+            snapped = self.vectors.snap(x)
+            row = nearest_unused(self.candidate_vectors, self.trained[j], snapped)
+            return dict(self.candidates.configs[row]), self.candidate_vectors[row].copy()
+        return self.vectors.decode(x), np.array(x, dtype=float)
 
 
 def nearest_unused(candidates: np.ndarray, used: np.ndarray, x: np.ndarray) -> int:
@@ -274,11 +347,7 @@ class DEHBScheduler(Scheduler):
         max_concurrent_brackets: int | None = None,
     ) -> None:
         super().__init__(max_epochs, seed)
-        if max_concurrent_brackets is not None and max_concurrent_brackets < 1:
-            raise ValueError(
-                f"max_concurrent_brackets must be >= 1 or null (got {max_concurrent_brackets})"
-            )
-        self.max_concurrent_brackets = max_concurrent_brackets
+        self.max_concurrent_brackets = check_concurrent_brackets(max_concurrent_brackets)
         self.eta = float(reduction_factor)
         self.table = hyperband_brackets(max_epochs, grace_period, reduction_factor)
         self.budgets = [r.epochs for r in self.table[0].rungs]

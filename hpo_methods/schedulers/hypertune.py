@@ -5,13 +5,15 @@ Tuning at Scale", PVLDB 15(6), 2022. This module is the scheduling half (the pap
 allocator and evaluation scheduler); the model half (per-level GPs whose ranking losses give the
 level weights theta) is :mod:`hpo_methods.methods.hypertune`.
 
-*Levels and brackets.* With ``R = max_epochs``, ``r_min = grace_period`` and
-``eta = reduction_factor``, bracket s (s = s_max, ..., 0, or the ``brackets`` most aggressive ones)
-has *base level* ``b_s = round(r_min * eta^(s_max - s))``. All brackets share one rung system:
-the levels ``r_min * eta^k`` below R (:func:`~hpo_methods.schedulers.asha.rung_levels`), then R.
-A new trial draws its bracket, which only decides the level it first stops at: a trial of
-bracket s trains to b_s and then competes with every trial that reached b_s, whichever bracket
-it started in.
+*Levels and brackets.* The shared geometry (:mod:`hpo_methods.schedulers.geometry`): with
+``R = max_epochs``, ``r_min = grace_period`` and ``eta = reduction_factor`` the rung levels are
+``r_0 < ... < r_{s_max} = R`` (``round(r_min * eta^k)`` below R, then R), and bracket s
+(s = s_max, ..., 0, or the ``brackets`` most aggressive ones) has *base level*
+``b_s = r_{s_max - s}``: one bracket per level, R included (bracket 0 trains to R without
+stopping; Syne Tune: ``len(rung_levels) + 1`` brackets). R = 20, eta = 3: levels 1, 3, 9, 20 and
+four brackets. All brackets share one rung system: a new trial draws its bracket, which only
+decides the level it first stops at: a trial of bracket s trains to b_s and then competes with
+every trial that reached b_s, whichever bracket it started in.
 
 *Bracket distribution.* Without level weights, bracket s is drawn with probability
 ``p_s = n_s / sum_t n_t`` (n_s: the trials synchronous Hyperband starts in bracket s), as in
@@ -21,7 +23,11 @@ at T, see the method module), the brackets whose base level is at most T share t
 mass they had by default in proportion to ``theta_{b_s} / b_s``; brackets with a higher base level
 keep their default probability. When T = R this is ``p_s`` proportional to ``theta_{b_s} / b_s``:
 a bracket is chosen more often when its first level ranks configurations well, and less often
-the more each of its first evaluations costs.
+the more each of its first evaluations costs. Since the default ``p_s`` is about
+``(s_max + 1) / (s + 1) * R / b_s``, a weight growing with the level as ``(s_max + 1) / (s + 1)``
+(1/4, 1/3, 1/2, 1 for four levels, normalised) keeps the default; R = 20 with theta = 0.1, 0.1,
+0.1, 0.7 at levels 1, 3, 9, 20 gives p = 180/323, 60/323, 20/323, 63/323 (the full-training
+bracket: 19.5% instead of its default 4/49 = 8.2%).
 
 *Delayed asynchronous successive halving (D-ASHA).* A trial reaching a level below R records its
 value there and pauses. When a worker asks for work, levels are searched from the highest down;
@@ -31,7 +37,8 @@ never) and was not promoted yet, *only while the rung has promoted fewer than fl
 trials in all* (the delay: plain ASHA may promote more than a 1/eta share of a rung when later
 arrivals push earlier promotions out of the top), and, with ``promotion_threshold``, *only once
 the rung holds at least as many values as rung i of synchronous Hyperband's most aggressive
-bracket* (n_i = floor(n_{s_max} eta^-i) for the i-th level: 27, 9, 3 for R = 27, eta = 3), which
+bracket* (n_i = floor(n_{s_max} eta^-i) for the i-th level: 27, 9, 3 for R = 27, eta = 3, and
+also for R = 20, where the authors' ``R eta^-i`` would give 20, 6.7, 2.2), which
 keeps early, noisy promotions out. Otherwise a new trial starts. A trial reaching R completes.
 
 *No new trials* (trial budget spent, finite searcher used up): the delay and the threshold are
@@ -74,10 +81,12 @@ import math
 from collections.abc import Callable, Mapping
 
 from hpo_methods.protocol import Decision, Scheduler, TrialStatus
-from hpo_methods.schedulers.asha import rung_levels
 from hpo_methods.schedulers.async_hyperband import bracket_probabilities
-from hpo_methods.schedulers.hyperband import hyperband_brackets
-from hpo_methods.schedulers.sh import check_reduction_factor
+from hpo_methods.schedulers.geometry import (
+    check_reduction_factor,
+    hyperband_brackets,
+    rung_levels,
+)
 
 LevelWeights = Mapping[int, float]
 
@@ -120,9 +129,9 @@ class HyperTuneScheduler(Scheduler):
         super().__init__(max_epochs, seed)
         self.eta = check_reduction_factor(reduction_factor)
         self.default = bracket_probabilities(max_epochs, grace_period, self.eta, brackets)
-        s_max = max(self.default)
-        self.base = {s: round(grace_period * self.eta ** (s_max - s)) for s in self.default}
         self.levels = rung_levels(grace_period, self.eta, max_epochs)
+        s_max = len(self.levels) - 1
+        self.base = {s: self.levels[s_max - s] for s in self.default}
         self.delayed_promotion = bool(delayed_promotion)
         sizes = hyperband_brackets(max_epochs, grace_period, self.eta)[0].rungs
         self.threshold = {

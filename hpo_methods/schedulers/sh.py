@@ -16,12 +16,14 @@ the last at ``max_epochs``. It runs synchronously:
 3. Trials that reach the top rung (``max_epochs``) complete; when the top rung is complete (or a
    rung has no trial left to promote), the bracket is finished.
 
-While a rung is incomplete, there is no other work in its bracket: a free worker waits
-(``can_start_trial()`` is False and ``trial_to_resume()`` is None). With
-``max_concurrent_brackets > 1`` a free worker that would wait opens the next bracket instead
-(as HpBandSter does), up to that many unfinished brackets at once; work is always taken from the
-oldest bracket that has some. The default, 1, is the textbook algorithm: one bracket at a time,
-the next one starts when the previous one is finished, and so on until the budget ends.
+While a rung is incomplete, there is no other work in its bracket. A free worker then opens the
+next bracket (as HpBandSter's master starts the next iteration when no job of the running ones
+can start), so by default no worker waits while a bracket could start: work is always taken from
+the oldest unfinished bracket that has some (promotions first, then new trials), and a new
+bracket opens only when none has any. ``max_concurrent_brackets = k`` caps the unfinished
+brackets at k; with k = 1 (the textbook algorithm: one bracket at a time, the next one starts
+when the previous one is finished) a free worker waits instead (``can_start_trial()`` is False
+and ``trial_to_resume()`` is None), which leaves workers idle at every rung's end.
 
 *Trials not promoted* are given up when their rung's promotions are decided: they are returned
 (once) by ``trials_to_stop()``, so the method marks them stopped and the backend releases their
@@ -41,34 +43,15 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from hpo_methods.protocol import Decision, Scheduler, TrialStatus
-from hpo_methods.schedulers.asha import rung_levels
-
-
-@dataclass(frozen=True)
-class Rung:
-    """A rung of a bracket: ``size`` trials train to ``epochs`` epochs."""
-
-    epochs: int
-    size: int
-
-
-def check_reduction_factor(reduction_factor: float) -> float:
-    """The reduction factor eta as a float; synchronous brackets need eta >= 2."""
-    eta = float(reduction_factor)
-    if not (math.isfinite(eta) and eta >= 2):
-        raise ValueError(f"reduction_factor must be a number >= 2 (got {reduction_factor})")
-    return eta
-
-
-def rung_sizes(bracket_size: int, n_rungs: int, reduction_factor: float) -> list[int]:
-    """``n_k = max(1, floor(n * eta^-k))`` for k = 0 .. n_rungs - 1 (Hyperband's rung sizes)."""
-    if bracket_size < 1:
-        raise ValueError(f"bracket_size must be >= 1 (got {bracket_size})")
-    eta = float(reduction_factor)
-    return [max(1, math.floor(bracket_size * eta**-k + 1e-9)) for k in range(n_rungs)]
+from hpo_methods.schedulers.geometry import (
+    Rung,
+    check_reduction_factor,
+    hyperband_brackets,
+    rung_levels,
+    rung_sizes,
+)
 
 
 def sh_bracket(
@@ -79,15 +62,30 @@ def sh_bracket(
 ) -> list[Rung]:
     """The rungs of one SH bracket.
 
-    Rung epochs are ``grace_period * eta^k`` below ``max_epochs``, then ``max_epochs`` (as in
-    ASHA). ``bracket_size`` (n) defaults to ``eta^(number of rungs - 1)``, rounded, so exactly
-    one trial reaches the top rung; rung k holds ``max(1, floor(n * eta^-k))`` trials.
+    Rung epochs are the shared levels (:func:`~hpo_methods.schedulers.geometry.rung_levels`,
+    as in ASHA). By default this is Hyperband's most aggressive bracket s_max
+    (:func:`~hpo_methods.schedulers.geometry.hyperband_brackets`): ``n = eta^s_max`` trials
+    (rounded up), so exactly one trial reaches the top rung. With ``bracket_size`` n, rung i
+    holds ``max(1, floor(n * eta^-i))`` trials.
     """
     eta = check_reduction_factor(reduction_factor)
+    if bracket_size is None:
+        return list(hyperband_brackets(max_epochs, grace_period, eta)[0].rungs)
     levels = rung_levels(grace_period, eta, max_epochs)
-    n = round(eta ** (len(levels) - 1)) if bracket_size is None else int(bracket_size)
-    sizes = rung_sizes(n, len(levels), eta)
+    sizes = rung_sizes(int(bracket_size), len(levels), eta)
     return [Rung(e, s) for e, s in zip(levels, sizes, strict=True)]
+
+
+def check_concurrent_brackets(max_concurrent_brackets: int | None) -> int | None:
+    """``max_concurrent_brackets``: None (no limit) or an integer >= 1."""
+    if max_concurrent_brackets is None:
+        return None
+    value = max_concurrent_brackets
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"max_concurrent_brackets must be >= 1 or null (got {max_concurrent_brackets})"
+        )
+    return value
 
 
 def closed_rung_sizes(rungs: Sequence[Rung], n: int, reduction_factor: float) -> list[Rung]:
@@ -162,16 +160,12 @@ class SynchronousBracketScheduler(Scheduler):
         self,
         max_epochs: int,
         seed: int,
-        max_concurrent_brackets: int = 1,
+        max_concurrent_brackets: int | None = None,
         reduction_factor: float = 3,
     ) -> None:
         super().__init__(max_epochs, seed)
         self.eta = check_reduction_factor(reduction_factor)
-        if max_concurrent_brackets < 1:
-            raise ValueError(
-                f"max_concurrent_brackets must be >= 1 (got {max_concurrent_brackets})"
-            )
-        self.max_concurrent_brackets = int(max_concurrent_brackets)
+        self.max_concurrent_brackets = check_concurrent_brackets(max_concurrent_brackets)
         self.active: list[_Bracket] = []
         self.brackets_opened = 0
         self.where: dict[int, _Bracket] = {}  # trial -> its bracket
@@ -191,15 +185,17 @@ class SynchronousBracketScheduler(Scheduler):
 
     # -- the protocol -----------------------------------------------------------------------
 
+    def _may_open(self) -> bool:
+        limit = self.max_concurrent_brackets
+        return limit is None or len(self.active) < limit
+
     def can_start_trial(self) -> bool:
-        if any(b.has_room() for b in self.active):
-            return True
-        return len(self.active) < self.max_concurrent_brackets
+        return any(b.has_room() for b in self.active) or self._may_open()
 
     def on_trial_start(self, trial_id: int) -> None:
         bracket = next((b for b in self.active if b.has_room()), None)
         if bracket is None:
-            if len(self.active) >= self.max_concurrent_brackets:
+            if not self._may_open():
                 raise RuntimeError("a trial started while can_start_trial() was False")
             rungs = self.bracket(self.brackets_opened)
             self._check_rungs(rungs)
@@ -271,7 +267,7 @@ class SuccessiveHalvingScheduler(SynchronousBracketScheduler):
         grace_period: int = 1,
         reduction_factor: float = 3,
         bracket_size: int | None = None,
-        max_concurrent_brackets: int = 1,
+        max_concurrent_brackets: int | None = None,
     ) -> None:
         super().__init__(max_epochs, seed, max_concurrent_brackets, reduction_factor)
         self.rungs = sh_bracket(max_epochs, grace_period, reduction_factor, bracket_size)

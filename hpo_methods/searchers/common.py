@@ -90,15 +90,16 @@ def random_config(
 
 class BaseSearcher(Searcher):
     """A searcher that keeps the keys of every started configuration (``seen``), each trial's
-    encoded configuration (:meth:`encode_trials`), the pending trials (``running``), the encoded
-    candidates of a finite space (``pool``), and how each proposal was made (``sources``)."""
+    encoded configuration (:meth:`encode_trials`), the pending trials (``running``: training now;
+    a paused trial is not pending, it may never resume), the encoded candidates of a finite space
+    (``pool``), and how each proposal was made (``sources``)."""
 
     def __init__(self, space: SearchSpace, seed: int, max_epochs: int) -> None:
         super().__init__(space, seed, max_epochs)
         self.seen: set[tuple] = set()
         self._rows: dict[int, int] = {}  # trial id -> row of _encoded
         self._encoded = np.zeros((64, space.dim))
-        self.running: set[int] = set()  # pending trials (running or paused), kept incrementally
+        self.running: set[int] = set()  # pending trials (status RUNNING), kept incrementally
         self.pool = CandidatePool(space) if space.is_finite else None
         self.sources: list[str] = []
 
@@ -113,7 +114,7 @@ class BaseSearcher(Searcher):
 
     def on_status(self, trial_id: int, status: TrialStatus) -> None:
         super().on_status(trial_id, status)
-        if status in (TrialStatus.RUNNING, TrialStatus.PAUSED):
+        if status == TrialStatus.RUNNING:
             self.running.add(trial_id)
         else:
             self.running.discard(trial_id)

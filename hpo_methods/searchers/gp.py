@@ -16,6 +16,11 @@ transform (:func:`transform_targets`). Keeping the cost bounded:
   milliseconds of overhead per call, which hundreds of proposals per run cannot afford);
 - the searchers bound the number of observations given to the model (``max_history``).
 
+Expected improvement uses the latent predictive variance, of f(x) without the observation noise
+(:class:`PointParts`), as in Snoek et al. and BoTorch's default: with the noise included, a
+configuration already observed keeps at least the noise variance, and EI keeps rewarding
+evaluating it again.
+
 Pending trials are handled by fantasies from the posterior mean (the "kriging believer"):
 conditioning on the pending inputs at their predicted means keeps the posterior mean and shrinks
 the variance near them; :meth:`GPModel.fantasy_variance` computes that variance exactly from
@@ -125,7 +130,7 @@ class PointParts:
 
     inputs: np.ndarray  # m x dim
     mean: np.ndarray  # posterior mean (standardised units)
-    var: np.ndarray  # predictive variance, the noise variance included
+    var: np.ndarray  # latent predictive variance: of f(x), the observation noise excluded
     v: np.ndarray  # m x n: k(inputs, X) L^-T, with L the Cholesky factor of the data's kernel
 
 
@@ -152,6 +157,10 @@ class Matern52:
         """k(x, x) plus the noise, for each row x of ``a``."""
         return np.full(len(a), self.scale + self.noise)
 
+    def latent_diag(self, a: np.ndarray) -> np.ndarray:
+        """k(x, x) without the noise (the prior variance of f(x)), for each row x of ``a``."""
+        return np.full(len(a), self.scale)
+
 
 @dataclass
 class _Posterior:
@@ -174,7 +183,7 @@ class _Posterior:
     def parts(self, xq: np.ndarray) -> PointParts:
         k_star = self.kernel(xq, self.x)
         v = k_star @ self.chol_inv.T
-        var = self.kernel.diag(xq) - np.einsum("ij,ij->i", v, v)
+        var = self.kernel.latent_diag(xq) - np.einsum("ij,ij->i", v, v)
         return PointParts(xq, k_star @ self.alpha, np.maximum(var, 1e-24), v)
 
 
@@ -194,7 +203,11 @@ class GPModel:
     """A GP whose hyperparameters are re-estimated only on request (see the module docstring)."""
 
     def __init__(
-        self, dim: int, seed: int, n_restarts: int = 1, max_fit_points: int = 100
+        self,
+        dim: int,
+        seed: int | np.random.SeedSequence,
+        n_restarts: int = 1,
+        max_fit_points: int = 100,
     ) -> None:
         self.dim = dim
         self.seed = seed
@@ -249,7 +262,8 @@ class GPModel:
             return self._fitted().parts(np.asarray(x, dtype=float))
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation at ``x``, in standardised target units."""
+        """Posterior mean and standard deviation of the latent f at ``x`` (the observation noise
+        excluded), in standardised target units."""
         p = self.parts(x)
         return p.mean, np.sqrt(p.var)
 
@@ -257,9 +271,13 @@ class GPModel:
         """Targets (after the transform) in the units :meth:`predict` returns."""
         return (np.asarray(y, dtype=float) - self._y_mean) / self._y_std
 
+    def unstandardise(self, z: np.ndarray | float) -> np.ndarray | float:
+        """The inverse of :meth:`standardise`: predictions back in target units."""
+        return np.asarray(z, dtype=float) * self._y_std + self._y_mean
+
     def fantasy_variance(self, query: PointParts, pending: PointParts | None) -> np.ndarray:
-        """Predictive variance at ``query`` once the ``pending`` inputs are observed at their
-        posterior means (the kriging believer; the posterior mean does not change): the Schur
+        """Latent variance at ``query`` once the ``pending`` inputs are observed (with noise) at
+        their posterior means (the kriging believer; the posterior mean does not change): the Schur
         complement of the posterior covariance, the same as refitting on the fantasies at
         O(m n p) instead of a new factorisation and O(m n^2). See :class:`Fantasies`."""
         if pending is None or len(pending.inputs) == 0:
@@ -342,5 +360,5 @@ class Fantasies:
         self._chol = chol
 
     def variance(self) -> np.ndarray:
-        """The queries' predictive variance given every fantasy added so far."""
+        """The queries' latent variance given every fantasy added so far."""
         return np.maximum(self.query.var - self.reduction, 1e-24)

@@ -10,7 +10,13 @@ observations are modelled (the best half of that number plus the most recent oth
 hyperparameters are re-estimated every ``refit_every`` new observations (later every 20% growth),
 warm-started, and fixed in between; the GP and EI's candidate set are rebuilt after every
 observation up to 50 observations, then every 4% growth, and proposals in between reuse them with
-pending trials as fantasies (:mod:`hpo_methods.searchers.gp_searcher`).
+pending trials as fantasies (:mod:`hpo_methods.searchers.gp_searcher`). EI uses the latent
+(noise-free) predictive variance.
+
+Deviations from Snoek et al.: GP hyperparameters are point estimates (maximum marginal
+likelihood, :mod:`hpo_methods.searchers.gp`) rather than integrated out by slice sampling (their
+"integrated acquisition function"), and pending evaluations are posterior-mean fantasies (the
+kriging believer) rather than Monte Carlo fantasies averaged in EI.
 """
 
 from __future__ import annotations
@@ -84,8 +90,15 @@ class GPBOSearcher(GPSearcher):
     def to_inputs(self, points: np.ndarray) -> np.ndarray:
         return points
 
-    def valued_trials(self) -> set[int]:
-        return self.finished
+    def known_keys(self) -> set[Hashable]:
+        return set(self.finished)
+
+    def fantasy_keys(self, known: set[Hashable]) -> list[Hashable]:
+        """Trials finished since the rebuild and running trials (their final values)."""
+        return sorted((self.running | self.finished) - known)
+
+    def key_inputs(self, keys: list[Hashable]) -> np.ndarray:
+        return self.encode_trials(keys)
 
 
 def bounded_history(observations: list, max_history: int) -> list:

@@ -7,12 +7,20 @@ the ``CACHE_SIZE`` best local-search points of the search of
 uniform points keep later proposals from crowding around one optimum), on a finite space the
 fresh candidates (a seeded random subset of at most ``max_finite``). The candidates' posterior
 terms are cached. A proposal then
-takes the candidate of highest log EI, not tried yet, with the predictive variance updated for the
-current *fantasy set*: trials that had no value (at the model's target) at the rebuild and are
-pending now, or started or reported since (posterior-mean fantasies, exact Schur-complement
-variances, no refit; :class:`~hpo_methods.searchers.gp.Fantasies` adds each one once). As in the
-kriging believer, a fantasy below the incumbent becomes the incumbent, so EI does not reward a
-candidate next to a pending trial for its mean alone.
+takes the candidate of highest log EI, not tried yet, with the latent variance updated for the
+current *fantasy set* (:meth:`GPSearcher.fantasy_keys`): the observations made since the rebuild,
+at their inputs (their variance effect is exact; their values are not used until the next
+rebuild), and the *pending* trials, those running now (a paused trial is not pending: it may
+never resume), each at the point it is training towards. Fantasies are posterior-mean values,
+with exact Schur-complement variances and no refit (:class:`~hpo_methods.searchers.gp.Fantasies`
+adds each point once). As in the kriging believer, a fantasy below the incumbent at the point
+where EI is computed becomes the incumbent, so EI does not reward a candidate next to a pending
+trial for its mean alone.
+
+Subclasses may multiply EI by a factor of their own (:meth:`GPSearcher.log_weight`: constrained
+BO's probability of feasibility, cost-aware BO's inverse cost), evaluated once per rebuild. Where
+the training data has no incumbent row (e.g. no feasible observation yet), EI is flat and the
+factor alone ranks the candidates.
 
 Rebuilds happen when the model's inputs change (e.g. MOBSTER's target rung), when the cache has
 no fresh candidate left, when the fantasy set grows past ``MAX_FANTASIES``, and once
@@ -23,13 +31,14 @@ O(m n p) proposals, instead of a refit and a full acquisition search per proposa
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpo_methods.protocol import TrialStatus
+from hpo_methods.protocol import Stream, random_stream
 from hpo_methods.searchers.acquisition import log_expected_improvement, search_points
 from hpo_methods.searchers.common import BaseSearcher, check_int
 from hpo_methods.searchers.gp import (
@@ -68,9 +77,11 @@ class _Cache:
     parts: PointParts
     best: float  # the incumbent, standardised
     key: Hashable
-    known: set[int]  # trials that had their value (at the model key) when the cache was built
-    fantasies: Fantasies  # the candidates' variance given the fantasised trials
-    fantasised: set[int] = field(default_factory=set)
+    known: set[Hashable]  # the observations when the cache was built
+    fantasies: Fantasies  # the candidates' variance given the fantasised points
+    log_weight: np.ndarray | float = 0.0  # log of the factor multiplying EI (see log_weight)
+    fantasised: set[Hashable] = field(default_factory=set)
+    fantasy_best: float = math.inf  # the incumbent with the fantasies at the target
 
 
 class GPSearcher(BaseSearcher):
@@ -101,12 +112,11 @@ class GPSearcher(BaseSearcher):
                 f"(got {target_transform!r})"
             )
         self.target_transform = target_transform
-        self.model = GPModel(input_dim, seed)
+        self.model = GPModel(input_dim, random_stream(seed, Stream.MODEL))
         self.n_rebuilds = 0
         self._cache: _Cache | None = None
         self._n_at_refit: int | None = None
         self._n_at_rebuild = 0
-        self._touched: set[int] = set()  # trials started or reported since the last rebuild
 
     # -- what subclasses define -----------------------------------------------------------------
 
@@ -131,22 +141,28 @@ class GPSearcher(BaseSearcher):
         """Model inputs of encoded configurations, at the current model key."""
 
     @abstractmethod
-    def valued_trials(self) -> set[int]:
-        """The trials that have the value the model wants from them (at the model key)."""
+    def known_keys(self) -> set[Hashable]:
+        """Keys of every observation so far (what a rebuild fits the model to, or left out on
+        purpose by the bounded history)."""
 
-    # -- events -----------------------------------------------------------------------------------
+    @abstractmethod
+    def fantasy_keys(self, known: set[Hashable]) -> list[Hashable]:
+        """Sorted keys of the points to fantasise, given the observations ``known`` at the last
+        rebuild: observations made since, and the running trials at the point each is training
+        towards."""
 
-    def on_trial_start(self, trial_id: int, config: Config) -> None:
-        super().on_trial_start(trial_id, config)
-        self._touched.add(trial_id)
+    @abstractmethod
+    def key_inputs(self, keys: list[Hashable]) -> np.ndarray:
+        """Model inputs of fantasy keys."""
 
-    def on_report(self, trial_id: int, epoch: int, value: float) -> None:
-        super().on_report(trial_id, epoch, value)
-        self._touched.add(trial_id)
+    def key_at_target(self, key: Hashable) -> bool:
+        """Whether a fantasy of ``key`` lies where EI is computed (it may become the incumbent)."""
+        return True
 
-    def on_status(self, trial_id: int, status: TrialStatus) -> None:
-        super().on_status(trial_id, status)
-        self._touched.add(trial_id)
+    def log_weight(self, points: np.ndarray) -> np.ndarray | float:
+        """log of a factor multiplying EI at encoded ``points`` (plain EI: 0.0); evaluated after
+        the GP is fitted, once per rebuild."""
+        return 0.0
 
     # -- proposals --------------------------------------------------------------------------------
 
@@ -168,7 +184,7 @@ class GPSearcher(BaseSearcher):
         cache = self._cache
         if cache is None or cache.key != self.model_key():
             return True
-        if len(self._fantasy_ids(cache.known)) > MAX_FANTASIES:
+        if len(self.fantasy_keys(cache.known)) > MAX_FANTASIES:
             return True
         new = self.n_observations() - self._n_at_rebuild
         return new >= max(1, self._n_at_rebuild // REBUILD_DIVISOR)
@@ -182,10 +198,10 @@ class GPSearcher(BaseSearcher):
         if optimize:
             self._n_at_refit = n_seen
         z = np.asarray(self.model.standardise(y))
-        best = float(np.min(z[data.incumbent_rows]))
-        known = set(self.valued_trials())
-        self._touched = set()
-        pending = self._pending_parts(known)
+        incumbents = z[data.incumbent_rows]
+        best = float(np.min(incumbents)) if len(incumbents) else math.inf  # inf: EI is flat
+        known = set(self.known_keys())
+        pending, pending_best = self._fantasy_parts(self.fantasy_keys(known))
         configs = None
         if self.pool is not None:
             fresh = self.pool.fresh_subset(self.seen, self.rng, self.max_finite)
@@ -196,10 +212,11 @@ class GPSearcher(BaseSearcher):
             order = rows[np.argsort(z[rows], kind="stable")[:N_CENTRES]]
             centres = self.encode_trials([data.trial_ids[i] for i in order])
 
-            believed = min(best, float(np.min(pending.mean))) if pending is not None else best
+            believed = min(best, pending_best) if math.isfinite(best) else math.inf
 
             def score(points: np.ndarray) -> np.ndarray:
-                return self._log_ei(self.model.parts(self.to_inputs(points)), pending, believed)
+                log_ei = self._log_ei(self.model.parts(self.to_inputs(points)), pending, believed)
+                return log_ei + self.log_weight(points)
 
             points = search_points(self.space, score, self.rng, centres, self.n_candidates)
             uniform, local = points[: self.n_candidates], points[self.n_candidates :]
@@ -207,36 +224,46 @@ class GPSearcher(BaseSearcher):
             points = np.vstack([uniform, best_local])
         parts = self.model.parts(self.to_inputs(points))
         fantasies = Fantasies(self.model, parts)
-        self._cache = _Cache(points, configs, parts, best, self.model_key(), known, fantasies)
+        self._cache = _Cache(
+            points, configs, parts, best, self.model_key(), known, fantasies,
+            self.log_weight(points),
+        )  # fmt: skip
+        self._cache.fantasy_best = best
         self._n_at_rebuild = n_seen
         self.n_rebuilds += 1
 
     def _log_ei(self, parts: PointParts, pending: PointParts | None, best: float) -> np.ndarray:
+        if not math.isfinite(best):
+            return np.zeros(len(parts.mean))
         var = self.model.fantasy_variance(parts, pending)
         return log_expected_improvement(parts.mean, np.sqrt(var), best)
 
-    def _fantasy_ids(self, known: set[int]) -> list[int]:
-        """Trials without a value when the cache was built that are pending now, or that started
-        or reported since (sorted)."""
-        return sorted((self.running | self._touched) - known)
-
-    def _pending_parts(self, known: set[int]) -> PointParts | None:
-        ids = self._fantasy_ids(known)
-        if not ids:
-            return None
-        return self.model.parts(self.to_inputs(self.encode_trials(ids)))
+    def _fantasy_parts(self, keys: list[Hashable]) -> tuple[PointParts | None, float]:
+        """Posterior terms at the fantasy points of ``keys``, and the best posterior mean among
+        those where EI is computed (+inf if none)."""
+        if not keys:
+            return None, math.inf
+        parts = self.model.parts(self.key_inputs(keys))
+        at_target = np.array([self.key_at_target(k) for k in keys])
+        best = float(np.min(parts.mean[at_target])) if at_target.any() else math.inf
+        return parts, best
 
     def _choose(self) -> Config | None:
         cache = self._cache
         if cache is None or len(cache.points) == 0:
             return None
-        new = [t for t in self._fantasy_ids(cache.known) if t not in cache.fantasised]
+        new = [k for k in self.fantasy_keys(cache.known) if k not in cache.fantasised]
         if new:  # the fantasy set only grows until the next rebuild
-            cache.fantasies.add(self.model.parts(self.to_inputs(self.encode_trials(new))))
+            parts, best_new = self._fantasy_parts(new)
+            cache.fantasies.add(parts)
             cache.fantasised.update(new)
-        var = cache.fantasies.variance()
-        best = min(cache.best, cache.fantasies.min_mean)
-        scores = log_expected_improvement(cache.parts.mean, np.sqrt(var), best)
+            cache.fantasy_best = min(cache.fantasy_best, best_new)
+        if math.isfinite(cache.best):
+            var = cache.fantasies.variance()
+            scores = log_expected_improvement(cache.parts.mean, np.sqrt(var), cache.fantasy_best)
+        else:
+            scores = np.zeros(len(cache.points))  # no incumbent: the weight alone decides
+        scores = scores + cache.log_weight
         for i in np.argsort(-scores, kind="stable"):
             if cache.configs is not None:
                 config = dict(cache.configs[i])

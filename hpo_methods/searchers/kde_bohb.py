@@ -1,21 +1,33 @@
-"""BOHB's model-based searcher: a KDE (TPE-like) model on the largest budget with enough data.
+"""BOHB's model-based searcher: a KDE (TPE-like) model on the largest budget with a model.
 
 Falkner, Klein, Hutter: "BOHB: Robust and Efficient Hyperparameter Optimization at Scale",
-ICML 2018 (Algorithm 2).
+ICML 2018 (Algorithm 2), as HpBandSter implements it (``hpbandster/optimizers/
+config_generators/bohb.py``).
 
 Every report ``(trial, epoch, value)`` at one of the ``budgets`` (the scheduler's rung levels; every
-epoch when not given) is an observation at that budget. With ``N_min = min_points_in_model``
-(default: number of hyperparameters + 1), a proposal is
+epoch when not given) is an observation at that budget (a non-finite value counts as +inf). With
+d hyperparameters, ``N_min = min_points_in_model`` (default and minimum: d + 1) and the ``n``
+observations at a budget sorted by value (ties: the earlier report first), the budget has a
+model when ``n >= N_min`` and both of these sets have more than d rows:
 
-- random with probability ``random_fraction``, or when no budget has ``N_min + 2`` observations;
-- otherwise model-based, using the largest budget b with ``|D_b| >= N_min + 2``: the best
-  ``n_good = max(N_min, floor(top_n_fraction * |D_b|))`` observations there form the good set,
-  the worst ``n_bad = max(N_min, |D_b| - n_good)`` the bad set (as in the paper; with few
-  observations the two sets overlap), each modelled by a
-  :class:`~hpo_methods.searchers.parzen.ProductKDE` (our own product-kernel KDE with the normal
-  reference bandwidth). ``n_samples`` candidates are drawn from the good KDE with bandwidths widened
-  by ``bandwidth_factor`` and the one maximising l(x)/g(x) that was not tried yet is proposed;
-  on a finite space each draw is replaced by its nearest fresh candidate first.
+- the good set: the best ``n_good = max(N_min, floor(top_n_fraction n))`` observations;
+- the bad set: the next ``n_bad = max(N_min, floor((1 - top_n_fraction) n))`` after them (fewer
+  when fewer are left), so the two sets are disjoint.
+
+A proposal is random with probability ``random_fraction`` or when no budget has a model;
+otherwise it uses the largest budget with a model: each set is modelled by a
+:class:`~hpo_methods.searchers.parzen.ProductKDE` (the normal reference bandwidths of statsmodels'
+``KDEMultivariate``, at least ``min_bandwidth``), ``n_samples`` candidates are drawn from the good
+KDE with numeric bandwidths widened by ``bandwidth_factor``, and the one maximising l(x)/g(x) that
+was not tried yet is proposed; on a finite space each draw is replaced by its nearest fresh
+candidate first.
+
+Remaining deviations from HpBandSter: one random number decides random vs model (HpBandSter also
+falls back to a random configuration when sampling fails, which cannot happen here); l/g is not
+floored at 1e-32 (the ratio is computed in log space); the KDE's own deviations from statsmodels
+are listed in :mod:`~hpo_methods.searchers.parzen`; HpBandSter stops recording observations at a
+budget once a larger budget has a model, which changes nothing since models of smaller budgets
+are never used again.
 
 ``sources`` records "random" or "model" for each proposal and ``model_budgets`` the budget used.
 """
@@ -52,7 +64,9 @@ class KDEBOHBSearcher(BaseSearcher):
         self.coords = Coordinates(space)
         n_min = self.coords.n_dims + 1
         self.min_points = check_int(
-            "min_points_in_model", min_points_in_model if min_points_in_model is not None else n_min
+            "min_points_in_model",
+            min_points_in_model if min_points_in_model is not None else n_min,
+            n_min,
         )
         self.top_n_fraction = check_fraction("top_n_fraction", top_n_fraction)
         self.random_fraction = check_fraction("random_fraction", random_fraction)
@@ -71,14 +85,23 @@ class KDEBOHBSearcher(BaseSearcher):
             )
 
     def model_budget(self) -> int | None:
-        """The largest budget with at least ``min_points_in_model + 2`` observations."""
-        ready = [b for b, obs in self.observations.items() if len(obs) >= self.min_points + 2]
+        """The largest budget whose observations give a model (module docstring)."""
+        ready = [b for b, obs in self.observations.items() if self.has_model(len(obs))]
         return max(ready, default=None)
 
     def split_sizes(self, n: int) -> tuple[int, int]:
-        """(n_good, n_bad) for ``n`` observations at the model's budget."""
+        """(n_good, n_bad) for ``n`` observations at a budget: HpBandSter's sizes (the bad set
+        gets fewer rows when fewer are left after the good set)."""
         n_good = max(self.min_points, math.floor(self.top_n_fraction * n + 1e-9))
-        return n_good, max(self.min_points, n - n_good)
+        n_bad = max(self.min_points, math.floor((1 - self.top_n_fraction) * n + 1e-9))
+        return n_good, n_bad
+
+    def has_model(self, n: int) -> bool:
+        """Whether ``n`` observations at a budget give a model: at least ``min_points_in_model``
+        of them, and more rows than hyperparameters in both the good and the bad set."""
+        n_good, n_bad = self.split_sizes(n)
+        d = self.coords.n_dims
+        return n >= self.min_points and min(n_good, n) > d and min(n_bad, n - n_good) > d
 
     def propose(self) -> Config | None:
         budget = self.model_budget()
@@ -91,16 +114,22 @@ class KDEBOHBSearcher(BaseSearcher):
         self.model_budgets.append(None)
         return self.random_proposal()
 
-    def _from_model(self, budget: int) -> Config | None:
+    def split(self, budget: int) -> tuple[list[int], list[int]]:
+        """Trial ids of the good and of the bad set at ``budget``, each best first."""
         data = self.observations[budget]
         trial_ids = sorted(data)
         order = np.argsort([data[t] for t in trial_ids], kind="stable")
         n_good, n_bad = self.split_sizes(len(trial_ids))
-        good = self.encode_trials([trial_ids[i] for i in order[:n_good]])
-        bad = self.encode_trials([trial_ids[i] for i in order[len(order) - n_bad :]])
+        ranked = [trial_ids[i] for i in order]
+        return ranked[:n_good], ranked[n_good : n_good + n_bad]
+
+    def _from_model(self, budget: int) -> Config | None:
+        good_ids, bad_ids = self.split(budget)
         k = self.coords.n_categories
-        l_model = ProductKDE(*self.coords.from_encoded(good), k, self.min_bandwidth)
-        g_model = ProductKDE(*self.coords.from_encoded(bad), k, self.min_bandwidth)
+        good = self.coords.from_encoded(self.encode_trials(good_ids))
+        bad = self.coords.from_encoded(self.encode_trials(bad_ids))
+        l_model = ProductKDE(*good, k, self.min_bandwidth)
+        g_model = ProductKDE(*bad, k, self.min_bandwidth)
 
         def score(num: np.ndarray, cat: np.ndarray) -> np.ndarray:
             return l_model.log_pdf(num, cat) - g_model.log_pdf(num, cat)

@@ -9,8 +9,18 @@ Inputs are the encoded configuration plus the epoch as one more coordinate,
 levels of the scheduler underneath (``levels``). EI is computed at the *target* level: the largest
 rung level with at least ``min_points_at_target`` finite observations (the "BOHB" choice of the
 paper; default: number of hyperparameters + 1); the incumbent is the best value observed there.
-Trials without a value at the target level that run now (or started or reached it since the last
-rebuild) are posterior-mean fantasies there.
+*Pending* trials are the running ones (as in Syne Tune, which registers a pending evaluation for
+a trial only while it trains): each is a posterior-mean fantasy at the rung level it is training
+towards (the first level above its last report), not at the target level; a paused trial of the
+promotion variant is not pending. Rung reports since the last rebuild are fantasised at their
+own levels until the next rebuild (see :mod:`hpo_methods.searchers.gp_searcher`).
+
+Remaining deviations from Syne Tune's MOBSTER (MOBSTER-JOINT): Syne Tune integrates pending
+values out by Monte Carlo (joint posterior samples, EI averaged over them) where this searcher
+uses the posterior mean (the kriging believer); its default covariance over the epoch is the
+exponential-decay learning-curve kernel (``exp-decay-sum``) where this one is Matern 5/2 on
+``log(epoch) / log(max_epochs)``; the model and the candidates are rebuilt on the schedule of
+:mod:`hpo_methods.searchers.gp_searcher`, not for every proposal.
 
 Cost bounds: at most ``max_history`` observations are modelled (highest levels first, then the
 most recent); hyperparameters are re-estimated every ``refit_every`` observations (later every
@@ -20,6 +30,7 @@ observation, later every 4% growth (:mod:`hpo_methods.searchers.gp_searcher`).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Hashable, Iterable
 
@@ -131,9 +142,32 @@ class MobsterSearcher(GPSearcher):
         target = self.target_level()
         return np.hstack([points, self._level_column(np.full(len(points), target))])
 
-    def valued_trials(self) -> set[int]:
-        target = self.target_level()
-        return self.at_level[target] if target is not None else set()
+    def known_keys(self) -> set[Hashable]:
+        return set(self.data)
+
+    def next_level(self, trial_id: int) -> int | None:
+        """The rung level a trial is training towards: the first level above its last report."""
+        last = self.trials[trial_id].last_epoch
+        i = bisect.bisect_right(self.levels, last)
+        return self.levels[i] if i < len(self.levels) else None
+
+    def pending_points(self) -> list[tuple[int, int]]:
+        """``(trial_id, level)`` of every running trial at the level it trains towards (sorted).
+        Paused trials are not pending: they train towards nothing until promoted."""
+        points = ((t, self.next_level(t)) for t in self.running)
+        return sorted((t, lv) for t, lv in points if lv is not None)
+
+    def fantasy_keys(self, known: set[Hashable]) -> list[Hashable]:
+        """Rung reports since the rebuild, at their levels, and the pending points."""
+        return sorted((set(self.data) - known) | set(self.pending_points()))
+
+    def key_inputs(self, keys: list[Hashable]) -> np.ndarray:
+        ids = [t for t, _ in keys]
+        levels = np.array([lv for _, lv in keys])
+        return np.hstack([self.encode_trials(ids), self._level_column(levels)])
+
+    def key_at_target(self, key: Hashable) -> bool:
+        return key[1] == self.target_level()
 
     def _level_column(self, levels: np.ndarray) -> np.ndarray:
         return (np.log(np.asarray(levels, dtype=float)) / self._log_max).reshape(-1, 1)

@@ -2,21 +2,31 @@
 
 Every hyperparameter gets one coordinate: a numeric one its encoded value in [0, 1] (log scale
 where declared, as in :class:`~hpo_methods.space.SearchSpace`), a choice its category index.
-Numeric kernels are Gaussians truncated to [0, 1]; categorical ones put a share of the mass on the
-observed category and spread the rest evenly.
 
-- :class:`UnivariateParzen` (TPE, Bergstra et al. 2011, as in hyperopt's adaptive Parzen
-  estimator): one independent mixture per hyperparameter. Numeric: one truncated Gaussian per
-  observation, its width the larger distance to its sorted neighbours (the prior mean 0.5 counts
-  as a neighbour), clipped to [1 / min(100, n + 2), 1], plus a prior component N(0.5, 1) with weight
-  ``prior_weight``. Choices: smoothed counts, p(c) = (count(c) + prior_weight / k) / (n +
-  prior_weight).
-- :class:`ProductKDE` (BOHB, Falkner et al. 2018): a mixture over observations of product kernels,
-  with one bandwidth per hyperparameter by the normal reference rule
-  ``1.06 * std * n^(-1 / (4 + d))`` (what statsmodels' KDEMultivariate uses in BOHB's reference
-  implementation; statsmodels is not a dependency here), at least ``min_bandwidth``. Choices use
-  the Aitchison-Aitken kernel (1 - b on the observed category, b / (k - 1) on each other one, b
-  at most (k - 1) / k).
+- :class:`UnivariateParzen` (TPE, Bergstra et al. 2011), built as Optuna's ``_ParzenEstimator``
+  (Optuna 5.0, defaults ``prior_weight=1``, ``consider_magic_clip=True``,
+  ``consider_endpoints=False``) builds it for one parameter at a time: a mixture of one kernel per
+  observation plus a prior kernel, with mixture weights ``weights`` (Optuna's
+  ``default_weights``: :func:`optuna_weights`) and ``prior_weight`` for the prior. Numeric: each
+  observation a Gaussian truncated to [0, 1], its width from :func:`parzen_sigmas`; the prior
+  N(0.5, 1) truncated to [0, 1]. Choices: observation i's kernel puts weight ``1 + p / (n + 1)``
+  on its category and ``p / (n + 1)`` on every category (normalised; p the prior weight), the
+  prior's kernel is uniform. ``tests/test_parity.py`` pins Optuna's numbers.
+  Deviation: Optuna models an integer as a discretised truncated Gaussian over its values; here
+  an integer's encoded coordinate (each integer owns an equal share of [0, 1]) is modelled as a
+  continuous one and draws are rounded when decoded.
+- :class:`ProductKDE` (BOHB, Falkner et al. 2018), as HpBandSter's BOHB builds it with
+  statsmodels' ``KDEMultivariate`` (statsmodels is not a dependency here): a mixture over the
+  observations of product kernels, with one bandwidth per hyperparameter by the normal reference
+  rule ``1.06 * std * n^(-1 / (4 + d))`` (:func:`normal_reference_bandwidths`), at least
+  ``min_bandwidth``; numeric kernels are Gaussians on the real line (their mass outside [0, 1]
+  is lost, as in statsmodels), choices use the Aitchison-Aitken kernel (1 - b on the observed
+  category, b / (k - 1) on each other one). ``tests/test_parity.py`` pins statsmodels' numbers.
+  Deviations: k is the number of categories of the domain (statsmodels takes the number of
+  distinct categories in the data, which divides by zero when all observations share one), and
+  a choice's bandwidth is at most (k - 1) / k (statsmodels applies the normal reference rule to
+  category indices unbounded; above (k - 1) / k the kernel would favour the categories *not*
+  observed).
 """
 
 from __future__ import annotations
@@ -96,64 +106,119 @@ def _truncnorm_sample(
     return truncnorm.rvs((0 - mu) / sigma, (1 - mu) / sigma, loc=mu, scale=sigma, random_state=rng)
 
 
-class UnivariateParzen:
-    """TPE's density: independent adaptive Parzen mixtures per hyperparameter (module doc)."""
+class ParzenEstimator:
+    """TPE's density, as Optuna builds it (module docstring): a mixture with one kernel per
+    observation plus a prior kernel; ``weights`` are the observations' mixture weights (default:
+    all 1). Its joint density (:meth:`log_pdf`, :meth:`sample`) is the mixture of product
+    kernels of Optuna's multivariate TPE; :meth:`log_pdf_each` gives the mixtures per
+    hyperparameter that the univariate TPE uses."""
 
     def __init__(
-        self, num: np.ndarray, cat: np.ndarray, n_categories: Sequence[int], prior_weight: float
+        self,
+        num: np.ndarray,
+        cat: np.ndarray,
+        n_categories: Sequence[int],
+        prior_weight: float,
+        weights: np.ndarray | None = None,
     ) -> None:
         n = len(num)
-        self.prior_weight = prior_weight
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        if len(w) != n:
+            raise ValueError(f"{len(w)} weights for {n} observations")
+        mixture = np.r_[w, prior_weight]
+        self.weights = mixture / mixture.sum()  # the observations', then the prior's
+        self.log_weights = np.log(self.weights)
         self.mus: list[np.ndarray] = []
         self.sigmas: list[np.ndarray] = []
         for j in range(num.shape[1]):
-            mu, sigma = _adaptive_widths(num[:, j])
-            self.mus.append(mu)
-            self.sigmas.append(sigma)
-        self.log_weights = np.log(np.r_[np.ones(n), prior_weight] / (n + prior_weight))
-        self.cat_probs = [
-            (np.bincount(cat[:, j], minlength=k) + prior_weight / k) / (n + prior_weight)
-            for j, k in enumerate(n_categories)
+            self.mus.append(np.r_[num[:, j], PRIOR_MU])
+            self.sigmas.append(np.r_[parzen_sigmas(num[:, j]), PRIOR_SIGMA])
+        # kernel rows (observations, then the prior) over each choice's categories
+        self.cat_kernels = [
+            categorical_kernels(cat[:, j], k, prior_weight) for j, k in enumerate(n_categories)
         ]
 
-    def log_pdf(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
-        """Sum over hyperparameters of the log marginal densities at each row."""
-        out = np.zeros(len(num))
-        for j, (mu, sigma) in enumerate(zip(self.mus, self.sigmas, strict=True)):
-            comp = _truncnorm_logpdf(num[:, j : j + 1], mu[None, :], sigma[None, :])
-            out += _logsumexp(comp + self.log_weights[None, :])
-        for j, probs in enumerate(self.cat_probs):
-            out += np.log(probs[cat[:, j]])
+    def _log_kernels(self, num: np.ndarray, cat: np.ndarray) -> list[np.ndarray]:
+        """log of every kernel at every row, per hyperparameter (each m x components)."""
+        out = [
+            _truncnorm_logpdf(num[:, j : j + 1], mu[None, :], sigma[None, :])
+            for j, (mu, sigma) in enumerate(zip(self.mus, self.sigmas, strict=True))
+        ]
+        out += [np.log(kernels[:, cat[:, j]].T) for j, kernels in enumerate(self.cat_kernels)]
         return out
 
-    def sample(self, rng: np.random.Generator, m: int) -> tuple[np.ndarray, np.ndarray]:
-        """``m`` draws, each hyperparameter independently from its mixture."""
-        weights = np.exp(self.log_weights)
+    def log_pdf(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        """Joint log density at each row: the mixture of product kernels."""
+        total = sum(self._log_kernels(num, cat), np.zeros((len(num), len(self.weights))))
+        return _logsumexp(total + self.log_weights[None, :])
+
+    def log_pdf_each(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
+        """Log marginal density of each hyperparameter at each row (m x hyperparameters: the
+        numeric ones first, then the choices)."""
+        columns = [_logsumexp(k + self.log_weights[None, :]) for k in self._log_kernels(num, cat)]
+        return np.stack(columns, axis=1) if columns else np.zeros((len(num), 0))
+
+    def sample(
+        self, rng: np.random.Generator, m: int, joint: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``m`` draws: one kernel per draw for every hyperparameter (``joint``), or a kernel per
+        hyperparameter and draw (the univariate densities)."""
+        n_cols = len(self.mus) + len(self.cat_kernels)
+        if joint:
+            picks = np.repeat(rng.choice(len(self.weights), size=m, p=self.weights)[:, None],
+                              n_cols, axis=1)
+        else:
+            picks = rng.choice(len(self.weights), size=(m, n_cols), p=self.weights)
         num = np.zeros((m, len(self.mus)))
         for j, (mu, sigma) in enumerate(zip(self.mus, self.sigmas, strict=True)):
-            k = rng.choice(len(mu), size=m, p=weights)
-            num[:, j] = _truncnorm_sample(rng, mu[k], sigma[k])
-        cat = np.zeros((m, len(self.cat_probs)), dtype=int)
-        for j, probs in enumerate(self.cat_probs):
-            cat[:, j] = rng.choice(len(probs), size=m, p=probs)
+            num[:, j] = _truncnorm_sample(rng, mu[picks[:, j]], sigma[picks[:, j]])
+        cat = np.zeros((m, len(self.cat_kernels)), dtype=int)
+        for j, kernels in enumerate(self.cat_kernels):
+            rows = kernels[picks[:, len(self.mus) + j]]
+            cum = np.cumsum(rows, axis=1)
+            cum[:, -1] = 1.0
+            cat[:, j] = np.sum(cum < rng.random(m)[:, None], axis=1)
         return num, cat
 
 
-def _adaptive_widths(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Component means and widths: the observations, then the prior N(0.5, 1) last."""
-    prior_mu, prior_sigma = 0.5, 1.0
-    mus = np.r_[points, prior_mu]
-    order = np.argsort(mus, kind="stable")
-    srt = mus[order]
-    gaps = np.diff(srt)
-    left = np.r_[gaps[:1], gaps]  # the ends use their only neighbour
-    right = np.r_[gaps, gaps[-1:]]
-    widths_sorted = np.maximum(left, right) if len(srt) > 1 else np.array([prior_sigma])
-    sigma = np.empty_like(mus)
-    sigma[order] = widths_sorted
-    sigma = np.clip(sigma, prior_sigma / min(100.0, len(mus) + 1.0), prior_sigma)
-    sigma[-1] = prior_sigma
-    return mus, sigma
+PRIOR_MU, PRIOR_SIGMA = 0.5, 1.0  # the prior component: the middle of [0, 1], its whole width
+
+
+def parzen_sigmas(points: np.ndarray) -> np.ndarray:
+    """Kernel widths of observations in [0, 1], as Optuna computes them (``consider_endpoints``
+    False, ``consider_magic_clip`` True): the larger gap to the sorted neighbours, the ends of
+    [0, 1] counting as neighbours, except that the smallest and the largest observation use
+    their inner gap only (when there are at least two); clipped to [1 / min(100, n + 2), 1]."""
+    n = len(points)
+    if n == 0:
+        return np.zeros(0)
+    order = np.argsort(points, kind="stable")
+    ext = np.r_[0.0, points[order], 1.0]
+    widths = np.maximum(ext[1:-1] - ext[:-2], ext[2:] - ext[1:-1])
+    if n >= 2:
+        widths[0] = ext[2] - ext[1]
+        widths[-1] = ext[-2] - ext[-3]
+    sigma = np.empty(n)
+    sigma[order] = widths
+    return np.clip(sigma, 1.0 / min(100.0, n + 2.0), 1.0)
+
+
+def categorical_kernels(observed: np.ndarray, k: int, prior_weight: float) -> np.ndarray:
+    """Optuna's categorical kernels ((n + 1) x k): observation i's puts ``1 + p / (n + 1)`` on
+    its category and ``p / (n + 1)`` on every category, normalised (p the prior weight); the
+    last row, the prior's, is uniform."""
+    n = len(observed)
+    kernels = np.full((n + 1, k), prior_weight / (n + 1))
+    kernels[np.arange(n), observed] += 1.0
+    return kernels / kernels.sum(axis=1, keepdims=True)
+
+
+def optuna_weights(n: int) -> np.ndarray:
+    """Optuna's ``default_weights``: observations in trial order, the 25 most recent weigh 1,
+    older ones ramp linearly from 1 / n up (``linspace(1 / n, 1, n - 25)``)."""
+    if n < 25:
+        return np.ones(n)
+    return np.r_[np.linspace(1.0 / n, 1.0, n - 25), np.ones(25)]
 
 
 class ProductKDE:
@@ -166,20 +231,21 @@ class ProductKDE:
         n_categories: Sequence[int],
         min_bandwidth: float = 1e-3,
     ) -> None:
-        n, d = len(num), num.shape[1] + cat.shape[1]
-        factor = 1.06 * n ** (-1.0 / (4 + d))
         self.num, self.cat = num, cat
         self.n_categories = list(n_categories)
-        self.num_bw = np.maximum(factor * num.std(axis=0), min_bandwidth)
-        k = np.array(self.n_categories, dtype=float)
-        self.cat_bw = np.clip(factor * cat.std(axis=0), min_bandwidth, (k - 1) / np.maximum(k, 1))
         self.min_bandwidth = min_bandwidth
+        raw = normal_reference_bandwidths(np.hstack([num, cat]))
+        self.num_bw = np.maximum(raw[: num.shape[1]], min_bandwidth)
+        k = np.array(self.n_categories, dtype=float)
+        self.cat_bw = np.clip(raw[num.shape[1] :], min_bandwidth, (k - 1) / np.maximum(k, 1))
 
     def log_pdf(self, num: np.ndarray, cat: np.ndarray) -> np.ndarray:
-        """log density at each row (m rows)."""
+        """log density at each row (m rows): Gaussian kernels on the real line (not truncated to
+        [0, 1], as statsmodels evaluates them), Aitchison-Aitken kernels on the choices."""
         total = np.zeros((len(num), len(self.num)))
         for j, bw in enumerate(self.num_bw):
-            total += _truncnorm_logpdf(num[:, j : j + 1], self.num[None, :, j], bw)
+            z = (num[:, j : j + 1] - self.num[None, :, j]) / bw
+            total += -0.5 * z * z - LOG_SQRT_2PI - math.log(bw)
         for j, (bw, k) in enumerate(zip(self.cat_bw, self.n_categories, strict=True)):
             same = cat[:, j : j + 1] == self.cat[None, :, j]
             other = bw / (k - 1) if k > 1 else 1.0
@@ -189,10 +255,11 @@ class ProductKDE:
     def sample(
         self, rng: np.random.Generator, m: int, bandwidth_factor: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """BOHB's sampling: pick an observation, widen numeric kernels by ``bandwidth_factor``,
-        keep each category with probability 1 - b, else draw a uniformly random one."""
+        """BOHB's sampling: pick an observation, draw each numeric coordinate from a Gaussian
+        truncated to [0, 1] around it with its bandwidth times ``bandwidth_factor``, keep each
+        category with probability 1 - b, else draw a uniformly random one."""
         idx = rng.integers(len(self.num), size=m)
-        bw = np.maximum(self.num_bw * bandwidth_factor, self.min_bandwidth)
+        bw = self.num_bw * bandwidth_factor
         num = np.zeros((m, self.num.shape[1]))
         for j in range(self.num.shape[1]):
             num[:, j] = _truncnorm_sample(rng, self.num[idx, j], np.full(m, bw[j]))
@@ -201,3 +268,10 @@ class ProductKDE:
             redraw = rng.random(m) >= 1 - self.cat_bw[j]
             cat[redraw, j] = rng.integers(k, size=int(redraw.sum()))
         return num, cat
+
+
+def normal_reference_bandwidths(data: np.ndarray) -> np.ndarray:
+    """statsmodels' ``KDEMultivariate(bw='normal_reference')``: ``1.06 * std * n^(-1/(4 + d))``
+    per column (population standard deviation; every column, category indices included)."""
+    n, d = data.shape
+    return 1.06 * data.std(axis=0) * n ** (-1.0 / (4 + d))

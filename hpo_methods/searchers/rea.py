@@ -15,6 +15,12 @@ population is full, the oldest member leaves, however good (the "aging" that reg
 
 On a finite space the mutant is replaced by the nearest (Euclidean, encoded space) candidate not
 tried yet. A mutant that repeats a tried configuration is redrawn (up to 100 times, then random).
+
+Deviations from the references: the paper mutates architectures, so numeric hyperparameters have
+no reference mutation; Syne Tune's ``RegularizedEvolution`` (population 100, sample 10 by default)
+redraws a numeric hyperparameter uniformly over its whole domain and samples the tournament with
+replacement, where this searcher takes a local Gaussian step and samples without replacement; the
+defaults here (population 10, sample 5) suit runs of a few hundred trials.
 """
 
 from __future__ import annotations
