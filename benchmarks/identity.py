@@ -1,8 +1,10 @@
 """A run's identity: its results folder, its method label, and whether a stored run matches.
 
 A run's folder is ``<results_dir>/<benchmark>/<method label>/seed=<k>``. The *method label* is
-the method's name when every method setting is its default (``conf/method/<name>.yaml``), else
-the name followed by the non-default settings, sorted by key, each as ``-key=value``:
+the method's name when every method setting is its default (``conf/method/<name>.yaml``, else
+the factory's signature, as for a plugin), else the name followed by the non-default settings,
+sorted by key, each as ``-key=value`` (``method=custom`` is named ``custom.<attribute>`` after
+its ``method.target``):
 ``asha-variant=promotion``, ``hyperband-grace_period=3-reduction_factor=2``. A user may name a
 variant with ``method.label=NAME``. Analysis groups and names methods by this label, so two
 variants of one method are two lines in figures and two rows in tables.
@@ -76,6 +78,12 @@ def method_label(method: Mapping[str, Any], choice: str | None = None) -> str:
     if user is not None:
         return check_label(user)
     defaults = method_options(group_defaults("method", choice or name))
+    target = method.get("target")
+    if name == "custom" and target:  # named by the target's attribute: custom.StopEarly
+        name = f"custom.{str(target).rpartition(':')[2]}"
+        defaults = {**_factory_defaults(str(target), custom=True), **defaults, "target": target}
+    else:
+        defaults = {**_factory_defaults(choice or name), **defaults}
     changed = sorted(
         (key, value)
         for key, value in method_options(method).items()
@@ -90,6 +98,26 @@ def method_label(method: Mapping[str, Any], choice: str | None = None) -> str:
         digest = hashlib.sha256(json.dumps(changed, default=str).encode()).hexdigest()[:8]
         cleaned = f"{cleaned[: MAX_LABEL - 9]}-{digest}"
     return cleaned
+
+
+def _factory_defaults(name: str, custom: bool = False) -> dict[str, Any]:
+    """The defaults in a method factory's signature (a plugin or a ``custom`` target has no YAML
+    file to hold them); ``name`` is the ``method.target`` when ``custom``."""
+    import inspect
+
+    from hpo_methods.registry import (
+        MethodError,
+        UnknownMethodError,
+        factory_settings,
+        load_target,
+        method_settings,
+    )
+
+    try:
+        settings = factory_settings(load_target(name)) if custom else method_settings(name)
+    except (UnknownMethodError, MethodError, TypeError, ValueError):
+        return {}
+    return {k: v for k, v in settings.items() if v is not inspect.Parameter.empty}
 
 
 def check_label(label: Any) -> str:

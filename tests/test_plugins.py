@@ -150,10 +150,10 @@ def test_an_installed_entry_point_runs_by_name_with_its_settings(site, table, tm
     first = run_cli(*args, "method.settings.check=2", cwd=tmp_path, site=site)
     assert first.returncode == 0, first.stderr
     for seed in (0, 1):
-        folder = run_folder(tmp_path, "stop_early", seed)
+        folder = run_folder(tmp_path, "stop_early-check=2", seed)  # labelled by its setting
         assert json.loads((folder / "run.json").read_text())["status"] == "complete"
         assert_stops_at(folder, 2)  # the setting reached the class as a keyword argument
-    config = (run_folder(tmp_path, "stop_early", 0) / "config.yaml").read_text()
+    config = (run_folder(tmp_path, "stop_early-check=2", 0) / "config.yaml").read_text()
     assert "check: 2" in config
 
 
@@ -190,7 +190,8 @@ def test_a_plugin_setting_it_lacks_gets_one_line_naming_its_settings(site, table
                      cwd=tmp_path, site=site)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: method 'stop_early' has no setting(s) ['chek']; its settings: check, margin"
+        "error: method 'stop_early' has no setting(s) ['chek']; did you mean "
+        "'method.settings.check'? (its settings: check, margin)"
     )
 
 
@@ -202,7 +203,7 @@ def test_custom_target_runs_a_class_with_settings_as_keywords(site, table, tmp_p
                      "method.settings.check=4", "method.settings.margin=0.01", "seed=0",
                      *tabular(table), "budget.time=3000", cwd=tmp_path, site=site)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    folder = run_folder(tmp_path, "custom", 0)
+    folder = run_folder(tmp_path, "custom.StopEarly-check=4-margin=0.01", 0)
     assert_stops_at(folder, 4)
     config = (folder / "config.yaml").read_text()
     assert f"target: {PLUGIN}:StopEarly" in config and "margin: 0.01" in config
