@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.load import Results, load_results
 from analysis.trajectories import SCORES, choose_scores, incumbent_grid, references
 from benchmarks.objective import resolve_path
-from hpo_methods.registry import method_names
+from hpo_methods.registry import method_names, multi_objective_names
 from surrogates.table import load_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,9 @@ def run_figures(runs: pd.DataFrame) -> pd.DataFrame:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--benchmarks", required=True)
-    parser.add_argument("--methods", default=",".join(method_names()))
+    single = [m for m in method_names() if m not in multi_objective_names()]
+    parser.add_argument("--methods", default=",".join(single),
+                        help="default: every built-in single-objective method")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--results", default="results/compare")
     parser.add_argument("--budget-time", type=float, default=None,

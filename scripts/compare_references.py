@@ -23,10 +23,8 @@ generalise between configurations while ours score the candidates in the continu
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +34,10 @@ from scipy.stats import wilcoxon
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_methods import FRACTIONS, best_at
+from compare_methods import FRACTIONS, incumbents_at, run_figures
 
 from analysis.load import load_results
+from analysis.trajectories import SCORES, choose_scores
 
 PAIRS = (
     "tpe:optuna_tpe,dehb:dehb_pkg,bo:smac_hpo,bo:optuna_gp,"
@@ -64,17 +63,6 @@ def run_methods(benchmarks: list[str], methods: list[str], seeds: int, results: 
             )  # fmt: skip
 
 
-def seconds_per_run(runs: pd.DataFrame) -> pd.Series:
-    """Real seconds of each run, from its run.json."""
-    seconds = []
-    for path in runs["path"]:
-        info = json.loads((Path(path) / "run.json").read_text())
-        start, end = (datetime.fromisoformat(info[k]) for k in ("started_at", "finished_at"))
-        seconds.append((end - start).total_seconds())
-    index = pd.MultiIndex.from_frame(runs[["benchmark", "method", "seed"]])
-    return pd.Series(seconds, index=index)
-
-
 def paired_p(ours: pd.Series, ref: pd.Series) -> tuple[float, int]:
     """Two-sided Wilcoxon signed-rank p over the seeds both have; 1.0 if they never differ."""
     a, b = ours.align(ref, join="inner")
@@ -95,22 +83,26 @@ def cell(values: pd.Series) -> str:
     return f"{values.mean():.4f} ± {sem:.4f}"
 
 
-def report(benchmarks: list[str], pairs: list[tuple[str, str]], results: str) -> None:
-    data = load_results([Path(results) / b for b in benchmarks if (Path(results) / b).is_dir()])
-    reports = data.reports.dropna(subset=["val_error"])
-    best = {f: best_at(reports, data.runs, f).set_index(["benchmark", "method", "seed"])["best"]
-            for f in FRACTIONS}  # fmt: skip
-    seconds = seconds_per_run(data.runs)
+def report(benchmarks: list[str], pairs: list[tuple[str, str]], results: str,
+           score: str | None) -> None:
+    """Print one table per benchmark: each pair at 25/50/100% of the budget, p, seconds/run."""
+    folders = [Path(results) / b for b in benchmarks if (Path(results) / b).is_dir()]
+    data = load_results(folders)
+    choose_scores(data, score)
+    seconds = run_figures(data.runs).set_index(["benchmark", "method", "seed"])["seconds"]
     for benchmark in benchmarks:
-        print(f"\n### {benchmark}: best val_error, mean ± s.e. over seeds "
-              f"(p: paired Wilcoxon, two-sided)\n")  # fmt: skip
+        if benchmark not in data.benchmarks:
+            continue
+        best = incumbents_at(data, benchmark)  # rows (method, seed), a column per fraction
+        print(f"\n### {benchmark}: incumbent val_error ({data.score(benchmark)}), mean ± s.e. "
+              f"over seeds (p: paired Wilcoxon, two-sided)\n")  # fmt: skip
         head = " | ".join(f"{int(f * 100)}%: ours | {int(f * 100)}%: ref | p" for f in FRACTIONS)
         print(f"| ours | reference | n | {head} | s/run ours | s/run ref |")
         print("|---|---|---|" + "---|---|---|" * len(FRACTIONS) + "---|---|")
         for ours, ref in pairs:
             cells, n = [], 0
             for f in FRACTIONS:
-                a, b = pick(best[f], benchmark, ours), pick(best[f], benchmark, ref)
+                a, b = by_seed(best[f], ours), by_seed(best[f], ref)
                 p, n = paired_p(a, b)
                 mark = ""
                 if p < ALPHA:
@@ -118,6 +110,13 @@ def report(benchmarks: list[str], pairs: list[tuple[str, str]], results: str) ->
                 cells += [cell(a), cell(b), f"{p:.3g}{mark}"]
             secs = [cell_seconds(seconds, benchmark, m) for m in (ours, ref)]
             print(f"| {ours} | {ref} | {n} | " + " | ".join(cells) + f" | {secs[0]} | {secs[1]} |")
+
+
+def by_seed(values: pd.Series, method: str) -> pd.Series:
+    """One method's values of a (method, seed)-indexed series, indexed by seed."""
+    if method not in values.index.get_level_values(0):
+        return pd.Series(dtype=float)
+    return values.xs(method, level=0)
 
 
 def pick(series: pd.Series, benchmark: str, method: str) -> pd.Series:
@@ -139,6 +138,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--results", default="results/references")
     parser.add_argument("--no-run", action="store_true", help="only report what is there")
+    parser.add_argument("--score", choices=SCORES, default=None,
+                        help="incumbent score (default: true where the results carry it)")
     parser.add_argument("extra", nargs="*", help="more overrides for every run")
     args = parser.parse_args()
     benchmarks = args.benchmarks.split(",")
@@ -146,7 +147,7 @@ def main() -> None:
     if not args.no_run:
         methods = sorted({m for pair in pairs for m in pair})
         run_methods(benchmarks, methods, args.seeds, args.results, args.extra)
-    report(benchmarks, pairs, args.results)
+    report(benchmarks, pairs, args.results, args.score)
 
 
 if __name__ == "__main__":
