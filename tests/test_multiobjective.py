@@ -172,7 +172,9 @@ def test_parego_models_the_scalarisation_of_the_current_weight():
 
 
 def test_multi_objective_methods_are_registered_as_such():
-    assert multi_objective_names() == ["moasha", "morandom", "parego"]
+    # the built-in ones and the library adapters whose samplers handle several objectives
+    assert multi_objective_names() == ["moasha", "morandom", "optuna_gp", "optuna_nsga2",
+                                       "optuna_tpe", "parego"]
 
 
 # -- hypervolume ----------------------------------------------------------------------------------
@@ -240,5 +242,6 @@ def test_a_single_objective_method_on_a_multi_objective_benchmark_is_one_line(tm
     assert len(lines) == 1
     assert lines[0].startswith("error: method 'bo' optimises one objective, and this benchmark "
                                "has 2 (min val_error, min epoch_time); pick a multi-objective "
-                               "method: moasha, morandom, parego")  # fmt: skip
+                               "method: moasha, morandom, optuna_gp, optuna_nsga2, optuna_tpe, "
+                               "parego")  # fmt: skip
     assert not (tmp_path / "out").exists()

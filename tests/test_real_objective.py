@@ -118,7 +118,7 @@ def test_jpeg_folder_and_archive_give_the_same_arrays_and_are_cached(jpegs, arch
 def test_missing_or_wrong_data_says_how_to_get_it(tmp_path, jpegs):
     with pytest.raises(DataError, match=r"not found at .*nowhere.*cifar10-jpeg\.tar\.gz"):
         load_cifar10(tmp_path / "nowhere")
-    with pytest.raises(DataError, match="download=True"):
+    with pytest.raises(DataError, match=r"benchmark\.download=true fetches it"):
         load_cifar10(tmp_path)  # an empty folder
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(DataError, match=r"not a \.tar\.gz archive"):
