@@ -87,7 +87,8 @@ def method_label(method: Mapping[str, Any], choice: str | None = None) -> str:
     changed = sorted(
         (key, value)
         for key, value in method_options(method).items()
-        if key not in defaults or not same_value(defaults[key], value)
+        if key not in defaults
+        or not (same_value(defaults[key], value) or is_interpolation(defaults[key]))
     )
     if not changed:
         return name
@@ -145,6 +146,12 @@ def _text(value: Any) -> str:
     if isinstance(value, str | int):
         return str(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def is_interpolation(value: Any) -> bool:
+    """A YAML default such as ``${budget.time}``: the value follows another setting of the run
+    (which the run's identity compares already), so it never names a variant."""
+    return isinstance(value, str) and value.strip().startswith("${")
 
 
 def same_value(a: Any, b: Any) -> bool:

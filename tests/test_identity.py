@@ -57,3 +57,12 @@ def test_config_differences_name_each_key():
     ]
     assert config_differences({"count_method_time": False}, {"count_method_time": 0}) == [
         "count_method_time: false -> 0"]
+
+
+def test_a_setting_that_follows_another_one_does_not_name_a_variant():
+    """cabo's budget_time and n_workers default to ${budget.time} and ${n_workers}: resolved,
+    they are not settings the user changed."""
+    cabo = {"name": "cabo", "settings": {"budget_time": 600, "n_workers": 8, "cooling": True}}
+    assert method_label(cabo) == "cabo"
+    cabo["settings"]["cooling"] = False
+    assert method_label(cabo) == "cabo-cooling=false"
