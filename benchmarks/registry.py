@@ -13,7 +13,8 @@ from benchmarks.objective import Objective
 def _tabular(spec: dict[str, Any]) -> Objective:
     from benchmarks.tabular import TabularObjective
 
-    return TabularObjective(spec["table"], name=spec.get("name"), timing=spec.get("timing"))
+    return TabularObjective(spec["table"], name=spec.get("name"), timing=spec.get("timing"),
+                            cost_table=spec.get("cost_table"))
 
 
 def _synthetic(spec: dict[str, Any]) -> Objective:

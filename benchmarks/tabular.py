@@ -16,8 +16,10 @@ recorded for it: the recorded value itself for a configuration with one seed.
 takes its mean epoch time in the timing table, as the surrogate fitted with that table predicts.
 The per-configuration metrics the timing table records (its ``config_metrics``:
 ``peak_memory_mb``, ``latency_ms``) become metrics of the benchmark the same way: every epoch
-reports the configuration's mean over the timing table's curves. Per-configuration metrics of the
-table itself are replayed as recorded.
+reports the configuration's mean over the timing table's curves. ``cost_table`` (benchmark key
+``cost_table``: a cost-metrics table of the same configurations) does the same for the metrics it
+records, in preference to the timing table's, as the surrogate fitted with it does.
+Per-configuration metrics of the table itself are replayed as recorded.
 """
 
 from __future__ import annotations
@@ -39,16 +41,24 @@ class TabularObjective(Objective):
         table: Table | str | Path,
         name: str | None = None,
         timing: Table | str | Path | None = None,
+        cost_table: Table | str | Path | None = None,
     ) -> None:
+        from surrogates.timing import config_metric_sources
+
         self.table = table if isinstance(table, Table) else load_table(resolve_path(table))
-        self.timing = self._timing_table(timing)
+        self.timing = self._measured_table(timing, "timing")
+        self.costs = self._measured_table(cost_table, "cost_table")
         self.name = name or self.table.name
         self.space = self.table.space(finite=True)
         self.max_epochs = self.table.max_epochs
         self.metric = self.table.metric
-        from_timing = [] if self.timing is None else self.timing.config_metrics
+        sources = {  # per-configuration metric -> the table measured apart that gives it
+            m: source for m, source in
+            config_metric_sources(self.table, self.timing, self.costs).items()
+            if source is not self.table
+        }
         self.metric_names = (*self.table.metric_names,
-                             *[m for m in from_timing if m not in self.table.metric_names])
+                             *[m for m in sources if m not in self.table.metric_names])
         df = self.table.frame.sort_values(["config_id", "seed", "epoch"])
         keys = {
             cid: self.space.key(c)
@@ -58,10 +68,12 @@ class TabularObjective(Objective):
         self._curves: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
         self._means: dict[int, np.ndarray] = {}
         n = self.max_epochs
-        if from_timing:
-            means = self.timing.frame.groupby("config_id")
-            columns = [df["config_id"].map(means[m].mean()) if m in from_timing else df[m]
-                       for m in self.metric_names]
+        if sources:
+            columns = [
+                df["config_id"].map(sources[m].frame.groupby("config_id")[m].mean())
+                if m in sources else df[m]
+                for m in self.metric_names
+            ]
             metric_values = np.column_stack([c.to_numpy(dtype=float) for c in columns])
         else:
             metric_values = df[list(self.metric_names)].to_numpy(dtype=float)
@@ -88,14 +100,15 @@ class TabularObjective(Objective):
                 total = np.where(np.isfinite(stacked), stacked, 0.0).sum(axis=0)
                 self._means[cid] = np.where(finite > 0, total / np.maximum(finite, 1), np.nan)
 
-    def _timing_table(self, timing: Table | str | Path | None) -> Table | None:
-        if timing is None:
+    def _measured_table(self, table: Table | str | Path | None, key: str) -> Table | None:
+        """The timing (``key`` 'timing') or cost-metrics table, checked against the table."""
+        if table is None:
             return None
-        from surrogates.timing import check_timing
+        from surrogates.timing import check_cost_table, check_timing
 
-        timing = timing if isinstance(timing, Table) else load_table(resolve_path(timing))
-        check_timing(self.table, timing)
-        return timing
+        table = table if isinstance(table, Table) else load_table(resolve_path(table))
+        (check_timing if key == "timing" else check_cost_table)(self.table, table)
+        return table
 
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         key = self.space.key(config)
@@ -124,4 +137,5 @@ class TabularObjective(Objective):
             "table": str(self.table.path),
             "table_sha256": self.table.checksum,
             "timing_sha256": self.timing.checksum if self.timing is not None else None,
+            "cost_table_sha256": self.costs.checksum if self.costs is not None else None,
         }

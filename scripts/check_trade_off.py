@@ -2,11 +2,13 @@
 
     python scripts/check_trade_off.py [--table surrogates/data/resnet8_cifar10]
         [--timing surrogates/data/resnet8_cifar10_timing]
+        [--cost-table surrogates/data/resnet8_cifar10_costs]
         [--surrogate surrogates/data/resnet8_cifar10/surrogate] [--samples 20000]
         [--objectives val_error,epoch_time] [--constraint epoch_time<=1.75]
 
-Each configuration is summarised by its metrics at the last epoch (mean over seeds) and its
-mean epoch time (from the timing table where given). For the table's recorded configurations,
+Each configuration is summarised by its metrics at the last epoch (mean over seeds), its
+mean epoch time (from the timing table where given) and its mean peak memory and latency (from the
+cost-metrics table where given). For the table's recorded configurations,
 and for ``--samples`` random configurations on the surrogate's mean curves, it prints how many
 are on the Pareto front of the objectives (all minimised), and, for the constraint, the share of
 configurations that violate it and the best feasible value of the first objective against the
@@ -30,14 +32,20 @@ from surrogates.model import SurrogateModel
 from surrogates.table import load_table
 
 
-def recorded(table_path: Path, timing_path: Path | None) -> pd.DataFrame:
-    """One row per recorded configuration: last-epoch metrics (seed mean), mean epoch time."""
+def recorded(table_path: Path, timing_path: Path | None,
+             costs_path: Path | None = None) -> pd.DataFrame:
+    """One row per recorded configuration: last-epoch metrics (seed mean), mean epoch time, mean
+    per-configuration metrics of the cost-metrics table."""
     frame = load_table(table_path).frame
     last = frame[frame["epoch"] == frame["epoch"].max()]
     numeric = last.select_dtypes("number").drop(columns=["seed", "epoch"], errors="ignore")
     out = numeric.groupby("config_id").mean()
     timing = load_table(timing_path).frame if timing_path is not None else frame
     out["epoch_time"] = timing.groupby("config_id")["epoch_time"].mean()
+    if costs_path is not None:
+        costs = load_table(costs_path)
+        for name in costs.config_metrics:
+            out[name] = costs.frame.groupby("config_id")[name].mean()
     return out.dropna(subset=["epoch_time"])
 
 
@@ -69,6 +77,8 @@ def main() -> int:
     parser.add_argument("--table", type=Path, default=Path("surrogates/data/resnet8_cifar10"))
     parser.add_argument("--timing", type=Path,
                         default=Path("surrogates/data/resnet8_cifar10_timing"))
+    parser.add_argument("--cost-table", type=Path,
+                        default=Path("surrogates/data/resnet8_cifar10_costs"))
     parser.add_argument("--surrogate", type=Path,
                         default=Path("surrogates/data/resnet8_cifar10/surrogate"))
     parser.add_argument("--samples", type=int, default=20000)
@@ -77,7 +87,8 @@ def main() -> int:
     args = parser.parse_args()
     objectives = args.objectives.split(",")
     constraint = Constraint.parse(args.constraint) if args.constraint else None
-    report("recorded", recorded(args.table, args.timing), objectives, constraint)
+    costs = args.cost_table if args.cost_table.exists() else None
+    report("recorded", recorded(args.table, args.timing, costs), objectives, constraint)
     if args.samples:
         report("surrogate", sampled(args.surrogate, args.samples), objectives, constraint)
     return 0

@@ -75,16 +75,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="fold seed (validation uses 0)")
     parser.add_argument("--write", action="store_true", help=f"fix the winner in {DEFAULT_PARAMS}")
     parser.add_argument("--timing", help="timing table (epoch times; see surrogates/timing.py)")
+    parser.add_argument("--cost-table", dest="costs", metavar="TABLE",
+                        help="cost-metrics table (peak memory, latency; see surrogates/timing.py)")
     args = parser.parse_args()
     table = load_table(args.table)
     timing = load_table(args.timing) if args.timing else None
+    costs = load_table(args.costs) if args.costs else None
     results = []
     for c in candidates(args.candidates):
         settings = {"params": {k: v for k, v in c.items() if k != "num_boost_round"},
                     "num_boost_round": c["num_boost_round"]}
         start = time.perf_counter()
         report = cross_validate(table, settings, args.folds, args.seed, noisy=False,
-                                timing=timing)
+                                timing=timing, costs=costs)
         t = report["targets"]
         row = {"settings": settings, "score": score(report),
                "final_spearman": t["final_spearman"]["value"],

@@ -54,11 +54,12 @@ def load_params(path: str | Path | None = None) -> dict[str, Any]:
     return data
 
 
-def target_columns(table: Table, timing: Table | None = None) -> list[str]:
+def target_columns(table: Table, timing: Table | None = None,
+                   costs: Table | None = None) -> list[str]:
     """The model outputs, in order: the table's per-epoch metrics that are columns, the
-    per-configuration metrics of the table or of ``timing`` (:mod:`surrogates.timing`), then
-    epoch time."""
-    per_config = timing_tables.config_metric_sources(table, timing)
+    per-configuration metrics of ``costs``, ``timing`` or the table (:mod:`surrogates.timing`),
+    then epoch time."""
+    per_config = timing_tables.config_metric_sources(table, timing, costs)
     metrics = [m for m in table.metric_names
                if m in table.frame.columns and m != TIME_TARGET and m not in per_config]
     if table.metric not in metrics:
@@ -106,22 +107,25 @@ def fit_model(
     settings: dict[str, Any] | None = None,
     nthread: int | None = None,
     timing: Table | None = None,
+    costs: Table | None = None,
 ) -> SurrogateModel:
     """Fit a surrogate to ``frame`` (default: every row of ``table``), in memory.
 
     ``timing`` (a timing table of the same configurations, :mod:`surrogates.timing`) gives the
     epoch-time target instead of the table's own epoch times, and the per-configuration metrics
-    it records. Each per-configuration metric is fitted to its configuration's mean log value.
+    it records; ``costs`` (a cost-metrics table of the same configurations) gives the
+    per-configuration metrics it records instead. Each per-configuration metric is fitted to its
+    configuration's mean log value.
     """
     settings = settings if settings is not None else load_params()
     frame = table.frame if frame is None else frame
     space = table.space(finite=False)
     encoder = FeatureEncoder(space)
-    outputs = target_columns(table, timing)
+    outputs = target_columns(table, timing, costs)
     train_ids = frame["config_id"].unique()
     per_config = {  # per-configuration metric -> (its source table, its training rows)
         name: (source, frame if source is table else timing_tables.rows_of(source, train_ids))
-        for name, source in timing_tables.config_metric_sources(table, timing).items()
+        for name, source in timing_tables.config_metric_sources(table, timing, costs).items()
     }
     own = [name for name in outputs if name not in per_config]  # fitted to the table's rows
     targets_of = {t.name: t for t in fit_targets(frame, own)}
@@ -204,13 +208,17 @@ def fit_surrogate(
     out: str | Path,
     params_path: str | Path | None = None,
     timing: Table | None = None,
+    costs: Table | None = None,
 ) -> SurrogateModel:
-    """Fit on every row of the table (epoch times from ``timing`` if given); save to ``out``."""
+    """Fit on every row of the table (epoch times from ``timing``, cost metrics from ``costs``,
+    where given); save to ``out``."""
     table = table if isinstance(table, Table) else load_table(table)
     if timing is not None:
         timing_tables.check_timing(table, timing)
+    if costs is not None:
+        timing_tables.check_cost_table(table, costs)
     settings = load_params(params_path)
-    model = fit_model(table, settings=settings, timing=timing)
+    model = fit_model(table, settings=settings, timing=timing, costs=costs)
     model.manifest["xgboost"]["settings_file"] = (
         str(params_path) if params_path else "surrogates/xgb_params.json"
     )
@@ -278,12 +286,18 @@ def main(argv: list[str] | None = None) -> int:
         "--timing", help="timing table of the same configurations: epoch times from it "
         "(see surrogates/timing.py)",
     )
+    parser.add_argument(
+        "--cost-table", dest="costs", metavar="TABLE", help="cost-metrics table of the same "
+        "configurations (collected with --cost-metrics): peak_memory_mb and latency_ms from it "
+        "(see surrogates/timing.py)",
+    )
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
         timing = load_table(args.timing) if args.timing else None
+        costs = load_table(args.costs) if args.costs else None
         out = Path(args.out) if args.out else Path(args.table) / "surrogate"
-        model = fit_surrogate(table, out, args.params, timing)
+        model = fit_surrogate(table, out, args.params, timing, costs)
     except (TableError, SurrogateError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -298,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         from surrogates.validate import cross_validate, print_summary, write_report
 
         report = cross_validate(table, load_params(args.params), n_folds=args.folds,
-                                timing=timing)
+                                timing=timing, costs=costs)
         write_report(report, out)
         print_summary(report)
     return 0

@@ -19,11 +19,17 @@ nothing else runs (``python -m surrogates.collect run ... --epochs 2``; same ``-
 Validation then scores predicted epoch times against the timing table.
 
 *Per-configuration metrics* (a table's ``config_metrics``: ``peak_memory_mb``, ``latency_ms``,
-measured once per curve, see :mod:`benchmarks.real.measure`) are modelled the same way, each
-from the timing table where it records them (measured apart, on a quiet machine), else from the
-table itself: label the configuration's mean log value over its curves, bounds the observed
-values, noise from the repeated configurations on the log scale (constant along a curve, as the
-values are). Without either, they are simply not outputs of the surrogate.
+measured once per curve, see :mod:`benchmarks.real.measure`) are modelled the same way: label the
+configuration's mean log value over its curves, bounds the observed values, noise from the
+repeated configurations on the log scale (constant along a curve, as the values are). Each comes
+from the first of these that records it: a *cost-metrics table* (``--cost-table TABLE``: a
+collection of the same design made with ``--cost-metrics``, used only for these metrics), the
+timing table, the table itself; without any, they are not outputs of the surrogate. A separate
+cost-metrics table exists because the two kinds of measurement need different things of the
+machine: memory and latency are repeatable on a busy host (seed-vs-seed R^2 of the per-configuration
+means 1.000 and 0.69 in the shipped cost-metrics table), an epoch time is not (0.22 in that same
+collection, 0.97 in the shipped timing table, collected on a quieter day of the same VM), so
+clean epoch times need not be thrown away to add the cost metrics.
 """
 
 from __future__ import annotations
@@ -41,19 +47,37 @@ from surrogates.table import Table
 
 def check_timing(table: Table, timing: Table) -> None:
     """Refuse a timing table that does not time ``table``'s configurations."""
-    where = f"timing table {timing.path}"
-    if SearchSpace.from_spec(timing.meta["search_space"]).spec() != table.space(False).spec():
-        raise SurrogateError(f"{where}: its search space is not the one of {table.path}")
+    check_same_design(table, timing, "timing table", "timed")
     if TIME_TARGET not in timing.frame.columns:
-        raise SurrogateError(f"{where}: no '{TIME_TARGET}' column")
-    missing = table.configs.index.difference(timing.configs.index)
+        raise SurrogateError(f"timing table {timing.path}: no '{TIME_TARGET}' column")
+    times = timing.frame[TIME_TARGET].to_numpy(dtype=float)
+    if not (np.isfinite(times) & (times > 0)).all():
+        raise SurrogateError(f"timing table {timing.path}: epoch times must be finite and > 0")
+
+
+def check_cost_table(table: Table, costs: Table) -> None:
+    """Refuse a cost-metrics table that is not of ``table``'s design or records no cost metric."""
+    check_same_design(table, costs, "cost-metrics table", "measured")
+    if not costs.config_metrics:
+        raise SurrogateError(
+            f"cost-metrics table {costs.path}: it records no per-configuration metric (collect "
+            f"it with 'python -m surrogates.collect run ... --cost-metrics')"
+        )
+
+
+def check_same_design(table: Table, other: Table, what: str, verb: str) -> None:
+    """Refuse ``other`` unless it holds every configuration of ``table`` (same ids, same values)."""
+    where = f"{what} {other.path}"
+    if SearchSpace.from_spec(other.meta["search_space"]).spec() != table.space(False).spec():
+        raise SurrogateError(f"{where}: its search space is not the one of {table.path}")
+    missing = table.configs.index.difference(other.configs.index)
     if len(missing):
         raise SurrogateError(
             f"{where}: {len(missing)} of {len(table.configs)} configurations of {table.path} are "
-            f"not timed (config_id {', '.join(str(c) for c in missing[:5])}"
+            f"not {verb} (config_id {', '.join(str(c) for c in missing[:5])}"
             f"{', ...' if len(missing) > 5 else ''})"
         )
-    mine = timing.configs.loc[table.configs.index]
+    mine = other.configs.loc[table.configs.index]
     for name in table.hyperparameters:
         a, b = table.configs[name], mine[name]
         same = (
@@ -67,9 +91,6 @@ def check_timing(table: Table, timing: Table) -> None:
                 f"{where}: config_id {cid} has {name}={b[cid]!r}, but {table.path} has "
                 f"{name}={a[cid]!r} (not the same design)"
             )
-    times = timing.frame[TIME_TARGET].to_numpy(dtype=float)
-    if not (np.isfinite(times) & (times > 0)).all():
-        raise SurrogateError(f"{where}: epoch times must be finite and > 0")
 
 
 def rows_of(timing: Table, config_ids: np.ndarray) -> pd.DataFrame:
@@ -77,11 +98,12 @@ def rows_of(timing: Table, config_ids: np.ndarray) -> pd.DataFrame:
     return timing.frame[timing.frame["config_id"].isin(config_ids)]
 
 
-def config_metric_sources(table: Table, timing: Table | None) -> dict[str, Table]:
+def config_metric_sources(table: Table, timing: Table | None,
+                          costs: Table | None = None) -> dict[str, Table]:
     """Each per-configuration metric a surrogate of ``table`` predicts, and the table its values
-    come from: ``timing`` where it records the metric, else ``table`` (module docstring)."""
+    come from: the first of ``costs``, ``timing``, ``table`` that records it (module docstring)."""
     sources: dict[str, Table] = {}
-    for source in (timing, table):
+    for source in (costs, timing, table):
         if source is None:
             continue
         for name in source.config_metrics:

@@ -18,7 +18,8 @@ seed's times on the configurations run with several seeds (every ordered pair of
 Per-configuration metrics (``peak_memory_mb``, ``latency_ms``; see :mod:`surrogates.timing`) are
 scored the same way in ``config_metrics``: the held-out prediction of each configuration against
 its observed mean over seeds (R^2, also of the logs, Spearman, Kendall), beside the same
-seed-vs-seed ceiling, all on the table the metric was fitted to (the timing table where it has it).
+seed-vs-seed ceiling, all on the table the metric was fitted to (the cost-metrics or timing
+table where one has it).
 
 Section ``noise`` (and ``noise.png``/``.pdf``): the held-out surrogate's noisy curves against the
 table's on rise share, step size and seed spread (:mod:`surrogates.noise_validation`).
@@ -43,7 +44,7 @@ from sklearn.model_selection import GroupKFold
 
 from surrogates.model import TIME_TARGET, SurrogateError
 from surrogates.table import Table, TableError, load_table
-from surrogates.timing import check_timing, config_metric_sources, rows_of
+from surrogates.timing import check_cost_table, check_timing, config_metric_sources, rows_of
 
 CHECKPOINTS = (("epoch_1", 0.0), ("epoch_25pct", 0.25), ("epoch_50pct", 0.5), ("final", 1.0))
 TARGETS = {  # final epoch unless named otherwise
@@ -89,6 +90,7 @@ def fold_assignment(
 def out_of_fold_curves(
     table: Table, settings: dict[str, Any], n_folds: int = 5, seed: int = 0,
     noisy: bool = True, nthread: int | None = None, timing: Table | None = None,
+    costs: Table | None = None,
 ) -> dict[str, Any]:
     """Predicted mean (and one noisy) curve of every configuration from the fold that held it out.
 
@@ -113,7 +115,7 @@ def out_of_fold_curves(
     metric_draws: dict[int, np.ndarray] = {}
     for k, (train_ids, test_ids) in enumerate(folds):
         train = frame[frame["config_id"].isin(train_ids)]
-        model = fit_model(table, train, settings, nthread=nthread, timing=timing)
+        model = fit_model(table, train, settings, nthread=nthread, timing=timing, costs=costs)
         noise_models.append(model.manifest["noise"])
         test_configs = configs.loc[test_ids]
         pred = model.mean_curves(test_configs)
@@ -288,14 +290,18 @@ def _rise_share(curves: np.ndarray) -> float:
 def cross_validate(
     table: Table, settings: dict[str, Any], n_folds: int = 5, seed: int = 0,
     noisy: bool = True, nthread: int | None = None, timing: Table | None = None,
+    costs: Table | None = None,
 ) -> dict[str, Any]:
     """The validation report (a JSON-ready dict); see the module docstring.
 
-    With ``timing`` (:mod:`surrogates.timing`) epoch times are fitted to and scored against it.
+    With ``timing`` (:mod:`surrogates.timing`) epoch times are fitted to and scored against it;
+    with ``costs`` the per-configuration metrics it records are.
     """
     if timing is not None:
         check_timing(table, timing)
-    oof = out_of_fold_curves(table, settings, n_folds, seed, noisy, nthread, timing)
+    if costs is not None:
+        check_cost_table(table, costs)
+    oof = out_of_fold_curves(table, settings, n_folds, seed, noisy, nthread, timing, costs)
     outputs = oof["outputs"]
     obs_mean, obs_curves = _observed(table, outputs)
     pred = oof["mean"]
@@ -328,7 +334,7 @@ def cross_validate(
             )
             ceiling.update(perfect_predictor_ranks(observed, step**2 / n_seeds))
         report["checkpoints"][name] = {"epoch": epoch, **scores, "noise_ceiling": ceiling}
-    sources = config_metric_sources(table, timing)
+    sources = config_metric_sources(table, timing, costs)
     others = {}
     for k, name in enumerate(outputs):
         if k in (m, t) or name in sources:
@@ -358,7 +364,7 @@ def cross_validate(
     }
     observed_time = obs_t
     report["config_metrics"], observed_config = _score_config_metrics(
-        sources, table, oof["config_ids"], pred, outputs
+        sources, table, oof["config_ids"], pred, outputs, costs
     )
     cum_steps = np.diff(np.cumsum(pred_t, axis=1), axis=1)
     decreasing = {"mean_curves": float((cum_steps <= 0).mean())}
@@ -407,7 +413,7 @@ def cross_validate(
 
 def _score_config_metrics(
     sources: dict[str, Table], table: Table, config_ids: np.ndarray, pred: np.ndarray,
-    outputs: list[str],
+    outputs: list[str], costs: Table | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Held-out scores of each per-configuration metric, and its observed per-config means."""
     report: dict[str, Any] = {}
@@ -420,7 +426,8 @@ def _score_config_metrics(
         scores = rank_scores(observed, predicted, None)
         report[name] = {
             "observed": (f"the table's {name}" if source is table else
-                         f"timing table {source.name} (sha256 {source.checksum[:12]}...)")
+                         f"{'cost-metrics' if source is costs else 'timing'} table {source.name} "
+                         f"(sha256 {source.checksum[:12]}...)")
             + ", mean over the seeds of each held-out configuration",
             "per_config": {"r2": scores["r2"], "r2_log": _plain(
                 r2_score(np.log(observed), np.log(predicted))),
@@ -626,12 +633,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0, help="fold assignment seed")
     parser.add_argument("--timing", help="timing table: epoch times fitted to and scored on it")
+    parser.add_argument("--cost-table", dest="costs", metavar="TABLE",
+                        help="cost-metrics table: its per-configuration metrics fitted to and "
+                        "scored on it")
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
         timing = load_table(args.timing) if args.timing else None
+        costs = load_table(args.costs) if args.costs else None
         report = cross_validate(table, load_params(args.params), args.folds, args.seed,
-                                timing=timing)
+                                timing=timing, costs=costs)
     except (TableError, SurrogateError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -314,7 +314,7 @@ def test_cost_metrics_are_recorded_with_how_they_were_measured(shipped, tmp_path
     how = table.meta["provenance"]["cost_metrics"]
     assert "PyTorch profiler" in how["peak_memory_mb"] and "2 training steps" in how[
         "peak_memory_mb"]
-    assert "median of 50 timed forward passes" in how["latency_ms"]
+    assert "minimum of 200 timed forward passes" in how["latency_ms"]
     assert "batch size 1" in how["latency_ms"] and "1 torch thread(s) on cpu" in how["latency_ms"]
     capsys.readouterr()
     assert main(["summary", "--table", str(table.path)]) == 0

@@ -315,9 +315,9 @@ def test_validation_never_scores_rows_it_was_fitted_on(table, monkeypatch, tmp_p
     fitted_on: list[set] = []
     real_fit = fit_module.fit_model
 
-    def spy(table_, frame=None, settings=None, nthread=None, timing=None):
+    def spy(table_, frame=None, settings=None, nthread=None, timing=None, costs=None):
         fitted_on.append(set(frame["config_id"]))
-        return real_fit(table_, frame, settings, nthread, timing)
+        return real_fit(table_, frame, settings, nthread, timing, costs)
 
     monkeypatch.setattr(fit_module, "fit_model", spy)
     oof = validate_module.out_of_fold_curves(table, SMALL, n_folds=4, seed=0)

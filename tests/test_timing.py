@@ -267,6 +267,48 @@ def test_objectives_report_config_metrics(tables, costly, tmp_path):
     assert first["peak_memory_mb"] == pytest.approx(clean_memory(config), rel=1e-12)
 
 
+def test_a_cost_table_gives_the_config_metrics_and_the_timing_table_the_epoch_times(
+        tables, costly, tmp_path):
+    from benchmarks.tabular import TabularObjective
+
+    table, _ = tables
+    frame = costly.frame.copy()  # measured on another day: latency doubled, epochs 3x slower
+    frame["latency_ms"] *= 2.0
+    frame["epoch_time"] *= 3.0
+    frame["cumulative_time"] *= 3.0
+    costs = write_table(tmp_path / "costs", frame, {**costly.meta, "name": "synthetic_costs"})
+    model = fit_surrogate(table, tmp_path / "s", timing=costly, costs=costs)
+    assert model.manifest["timing"]["sha256"] == costly.checksum
+    assert {m["sha256"] for m in model.manifest["config_metrics"].values()} == {costs.checksum}
+    curves = SurrogateModel.load(tmp_path / "s", table).mean_curves(table.configs)
+    configs = table.config_dicts()
+    latency = np.array([2.0 * LATENCY[c["activation"]] for c in configs])
+    assert np.allclose(curves[:, 0, 3], latency, rtol=0.15)
+    time = np.array([clean_time(c) for c in configs])
+    assert np.allclose(curves[:, :, -1].mean(axis=1), time, rtol=0.15)
+    report = cross_validate(table, load_params(), n_folds=4, noisy=False, timing=costly,
+                            costs=costs)
+    observed = report["config_metrics"]["latency_ms"]["observed"]
+    assert "cost-metrics table synthetic_costs" in observed
+    assert "timing table synthetic_timing" in report["epoch_time"]["observed"]
+    tabular = TabularObjective(table, timing=costly, cost_table=costs)
+    first = tabular.start_trial(0, configs[5], seed=0).next_epoch()
+    rows = costs.frame[costs.frame["config_id"] == 5]
+    assert first.metrics["latency_ms"] == pytest.approx(rows["latency_ms"].mean(), rel=1e-12)
+    timed = costly.frame[costly.frame["config_id"] == 5]["epoch_time"].mean()
+    assert first.epoch_time == pytest.approx(timed, rel=1e-12)
+    assert tabular.describe()["cost_table_sha256"] == costs.checksum
+
+
+def test_a_cost_table_without_cost_metrics_is_refused(tables, tmp_path):
+    table, timing = tables
+    with pytest.raises(SurrogateError, match="records no per-configuration metric"):
+        fit_surrogate(table, tmp_path / "s", timing=timing, costs=timing)
+    short = timing_table(tmp_path / "t", table, drop=7, costs=True)
+    with pytest.raises(SurrogateError, match=r"cost-metrics table .* not measured \(config_id 7"):
+        fit_surrogate(table, tmp_path / "s", costs=short)
+
+
 @pytest.mark.parametrize("change, message", [
     ("vary", "changes along curve config_id=0 seed=0"),
     ("zero", "must be finite and > 0"),
