@@ -65,7 +65,8 @@ def run_job(cfg: DictConfig, folder: Path | None = None,
     )
     outcome: dict[str, Any] = {
         "benchmark": benchmark, "method": settings.method_label, "seed": settings.seed,
-        "folder": str(folder), "results_dir": settings.results_dir, "metric": objective.metric,
+        "folder": str(folder), "results_dir": settings.results_dir,
+        "metric": f"feasible {objective.metric}" if problem.constraints else objective.metric,
     }  # fmt: skip
     config = OmegaConf.to_container(cfg, resolve=True)
     config["method"]["label"] = settings.method_label
@@ -166,9 +167,10 @@ def _execute(config: dict, settings: RunSettings, objective, problem, method,
     best = result.summary.get(f"best_{objective.metric}")
     best_text = "none" if best is None else f"{best:.4f}"
     clock = "real" if real_time else "simulated"
+    feasible = "feasible " if problem.constraints else ""
     print(
         f"{objective.name} / {settings.method_label} / seed={settings.seed}: "
-        f"best {objective.metric} {best_text} after {result.summary['trials']} trials, "
+        f"best {feasible}{objective.metric} {best_text} after {result.summary['trials']} trials, "
         f"{result.summary['epochs']} epochs, {result.summary['elapsed_time']:.0f} s {clock} "
         f"(ended by {result.ended_by}{note}) -> {folder}"
     )

@@ -122,6 +122,7 @@ class TuningLog:
         self.trials: dict[int, TrialState] = {}
         self.reports: list[dict[str, Any]] = []
         self.epochs_trained = 0
+        self.best_feasible = math.inf  # the first objective (minimised) over feasible reports
         self.workers = WorkerClock(n_workers)
 
     def suggest(self):
@@ -160,6 +161,8 @@ class TuningLog:
         metrics = {**result.metrics, COST_METRIC: float(result.epoch_time)}
         values = self.problem.values(metrics)
         state.best = min(state.best, values[0])
+        if math.isfinite(values[0]) and self.problem.feasible(metrics):
+            self.best_feasible = min(self.best_feasible, values[0])
         decision = self.method.report(trial_id, state.epochs, metrics)
         diverged = [g.metric for g, v in zip(self.problem.objectives, values, strict=True)
                     if not math.isfinite(v)]
@@ -239,12 +242,14 @@ class TuningLog:
         return rows
 
     def _summary(self, ended_by: str, now: float) -> dict[str, Any]:
-        finite = [s.best for s in self.trials.values() if math.isfinite(s.best)]
+        """``best_<metric>``: the best reported value of the first objective among the feasible
+        reports (every report, without constraints; None when none is feasible)."""
+        best = self.best_feasible
         return {
             "trials": len(self.trials),
             "epochs": self.epochs_trained,
             "reports": len(self.reports),
-            f"best_{self.metric}": self._raw(min(finite)) if finite else None,
+            f"best_{self.metric}": self._raw(best) if math.isfinite(best) else None,
             "elapsed_time": now,
             "ended_by": ended_by,
             "worker_utilisation": self.workers.utilisation(now),

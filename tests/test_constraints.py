@@ -136,6 +136,36 @@ def test_a_constrained_run_records_its_problem_and_analysis_counts_feasible_repo
     assert run_metrics(results)["final"].iloc[0] == pytest.approx(best_feasible)
 
 
+def test_the_run_summary_counts_feasible_reports_only(table, tmp_path):
+    """Random search proposes the same trials with or without a constraint: the constraint is
+    put just below the epoch time of the unconstrained run's best report, making it infeasible;
+    the summary in run.json and the closing lines then give the best feasible value."""
+    def run(*overrides):
+        out = tmp_path / f"out{len(overrides)}"
+        result = subprocess.run(
+            [sys.executable, "-m", "benchmarks", "benchmark=tabular", f"benchmark.table={table}",
+             "method=random", "budget.trials=6", f"results_dir={out}", *overrides],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout, load_results(out)
+
+    _, free = run()
+    best = free.reports.loc[free.reports["val_error"].idxmin()]
+    low, _ = TabularObjective(table).metric_range("epoch_time")
+    assert best["epoch_time"] > low  # so a bound below it is inside the range
+    bound = float(best["epoch_time"]) - 1e-6
+    stdout, constrained = run(f"benchmark.constraints=[epoch_time<={bound!r}]")
+    reports = constrained.reports
+    assert reports["val_error"].tolist() == free.reports["val_error"].tolist()  # same trials
+    best_feasible = reports.loc[reports["epoch_time"] <= bound, "val_error"].min()
+    assert best_feasible > best["val_error"]
+    info = json.loads(next((tmp_path / "out1").rglob("run.json")).read_text())
+    assert info["summary"]["best_val_error"] == pytest.approx(best_feasible)
+    assert f"best feasible val_error {best_feasible:.4f}" in stdout
+    assert "tabular: best feasible val_error at the end" in stdout
+
+
 def test_feasible_incumbents_never_count_an_infeasible_report(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
