@@ -42,12 +42,36 @@ METHOD_META = ("name", "label", "settings")
 
 
 @lru_cache(maxsize=64)
-def _group_yaml(group: str, name: str) -> dict[str, Any]:
+def _group_yaml(group: str, name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``conf/<group>/<name>.yaml`` composed as Hydra composes it: the configs of the same group
+    its ``defaults`` list names, then its own values (at ``_self_``, else last)."""
     path = CONF_DIR / group / f"{name}.yaml"
-    if not path.is_file():
+    if not path.is_file() or name in seen:
         return {}
     data = yaml.safe_load(path.read_text())
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    entries = data.pop("defaults", None) or []
+    if "_self_" not in entries:
+        entries = [*entries, "_self_"]
+    composed: dict[str, Any] = {}
+    for entry in entries:
+        if entry == "_self_":
+            composed = _merged(composed, data)
+        elif isinstance(entry, str):
+            composed = _merged(composed, _group_yaml(group, entry, (*seen, name)))
+    return composed
+
+
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``: nested mappings merge, anything else is replaced."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def top_defaults() -> dict[str, Any]:

@@ -324,3 +324,18 @@ def test_the_tabular_benchmark_budget_fits_its_table(method, seeds):
                                   problem=problem).run()  # fmt: skip
         assert result.ended_by == "time", (method, seed, result.summary)
         assert len(result.trials) < len(objective.space.candidates)
+
+
+def test_a_twin_benchmark_accepts_the_keys_it_inherits():
+    """resnet8_cifar10_mo/_constrained compose the default benchmark (their YAML's defaults
+    list): its keys (noise, model, table) are theirs too, and a typo among them is refused."""
+    from benchmarks.argv import check_override_keys
+    from benchmarks.identity import group_defaults
+
+    twin = group_defaults("benchmark", "resnet8_cifar10_constrained")
+    assert twin["noise"] is True and twin["constraints"] == ["epoch_time<=1.75"]
+    assert "defaults" not in twin
+    check_override_keys(["benchmark=resnet8_cifar10_constrained", "benchmark.noise=false"])
+    check_override_keys(["benchmark=resnet8_cifar10_mo", "benchmark.model=elsewhere"])
+    with pytest.raises(ArgumentError, match=r"did you mean 'benchmark\.noise'"):
+        check_override_keys(["benchmark=resnet8_cifar10_mo", "benchmark.nosie=false"])
