@@ -102,11 +102,12 @@ def make_figures(
         written += _learning_curves(results, chosen, out_dir, notes)
         if len(refs) == 1:
             notes.append("No regret_all: one benchmark (it averages over several).")
-    notes += multiobjective.summary_lines(results, refs, alpha)
+    sections = multiobjective.summary_lines(results, refs, alpha)  # hypervolume, feasibility
     final = tables.final_performance(results, refs, alpha=alpha)
     auc = tables.per_benchmark(metrics, "auc", alpha, "area under the regret curve")
     regret = tables.per_benchmark(metrics, "regret", alpha, "final normalised regret")
-    summary = _summary(results, refs, stat, alpha, final, auc, regret, test, notes, written)
+    summary = _summary(results, refs, stat, alpha, final, auc, regret, test,
+                       [*sections, *notes], written)
     (out_dir / "summary.md").write_text(summary)
     tex = "\n".join(
         [

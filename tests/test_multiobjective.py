@@ -230,6 +230,26 @@ def test_analysis_scores_multi_objective_runs_by_hypervolume(tmp_path):
     assert identity["problem"]["hv_ranges"] == {"val_error": [0.0, 1.0], "epoch_time": [0.0, 10.0]}
 
 
+def test_figures_put_the_hypervolume_table_in_the_summary_not_among_missing_figures(
+        tmp_path, capsys):
+    from analysis.figures import main
+
+    problem = {"objectives": [{"metric": "val_error", "mode": "min"},
+                              {"metric": "epoch_time", "mode": "min"}], "constraints": []}
+    ranges = {"val_error": [0.0, 1.0], "epoch_time": [0.0, 10.0]}
+    for seed in range(2):
+        reports = [{"trial_id": i, "epoch": 1, "time": float(t), "val_error": v + 0.01 * seed,
+                    "epoch_time": c, "decision": "continue"}
+                   for i, (t, v, c) in enumerate([(1, 0.2, 6.0), (2, 0.4, 3.0), (3, 0.7, 1.0)])]
+        write_run(tmp_path / "r" / f"s{seed}", "m", seed, reports, problem, ranges)
+    assert main([str(tmp_path / "r"), "--out", str(tmp_path / "figs")]) == 0
+    printed = capsys.readouterr().out
+    assert "hypervolume_toy_mo" in printed
+    assert "Hypervolume" not in printed  # a table, not a figure that was not drawn
+    summary = (tmp_path / "figs" / "summary.md").read_text()
+    assert "## Hypervolume: toy_mo" in summary
+
+
 def test_a_single_objective_method_on_a_multi_objective_benchmark_is_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "method=bo", "benchmark=branin",
