@@ -24,6 +24,7 @@ Per-configuration metrics of the table itself are replayed as recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +44,11 @@ class TabularObjective(Objective):
         timing: Table | str | Path | None = None,
         cost_table: Table | str | Path | None = None,
     ) -> None:
-        from surrogates.timing import config_metric_sources
+        from surrogates.timing import check_cost_table, check_timing, config_metric_sources
 
         self.table = table if isinstance(table, Table) else load_table(resolve_path(table))
-        self.timing = self._measured_table(timing, "timing")
-        self.costs = self._measured_table(cost_table, "cost_table")
+        self.timing = self._measured_table(timing, check_timing)
+        self.costs = self._measured_table(cost_table, check_cost_table)
         self.name = name or self.table.name
         self.space = self.table.space(finite=True)
         self.max_epochs = self.table.max_epochs
@@ -100,14 +101,14 @@ class TabularObjective(Objective):
                 total = np.where(np.isfinite(stacked), stacked, 0.0).sum(axis=0)
                 self._means[cid] = np.where(finite > 0, total / np.maximum(finite, 1), np.nan)
 
-    def _measured_table(self, table: Table | str | Path | None, key: str) -> Table | None:
-        """The timing (``key`` 'timing') or cost-metrics table, checked against the table."""
+    def _measured_table(self, table: Table | str | Path | None,
+                        check: Callable[[Table, Table], None]) -> Table | None:
+        """A timing or cost-metrics table (loaded where a path is given), ``check``-ed against
+        the table."""
         if table is None:
             return None
-        from surrogates.timing import check_cost_table, check_timing
-
         table = table if isinstance(table, Table) else load_table(resolve_path(table))
-        (check_timing if key == "timing" else check_cost_table)(self.table, table)
+        check(self.table, table)
         return table
 
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
