@@ -62,15 +62,16 @@ class SurrogateObjective(Objective):
         return CurveRun(self.metric_names, metrics, times, true_metrics=mean)
 
     def best_known_value(self) -> float:
-        """The lowest observed value in the table: no surrogate curve goes below it."""
+        """The lowest observed value in the table: no mean curve goes below it (a noisy report
+        may: the table's lowest value is itself one lucky draw)."""
         return self.model.best_observed
 
     def worst_known_value(self) -> float:
-        """The highest observed value in the table: no surrogate curve goes above it."""
+        """The highest observed value in the table: no mean curve goes above it."""
         return self.model.worst_observed
 
     def metric_range(self, metric: str) -> tuple[float, float] | None:
-        """The table's observed range of ``metric``: predictions are clipped into it."""
+        """The table's observed range of ``metric``: mean predictions are clipped into it."""
         for target in self.model.targets:
             if target.name == metric:
                 return float(target.lo), float(target.hi)

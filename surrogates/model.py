@@ -52,7 +52,7 @@ from scipy.special import expit
 from hpo_methods.space import Choice, Config, SearchSpace
 from surrogates.forest import CurveForest
 from surrogates.noise import NoiseModel
-from surrogates.table import Table, file_sha256
+from surrogates.table import METRIC_DOMAINS, Table, file_sha256
 
 MANIFEST_FILE = "surrogate.json"
 MODEL_FILE = "model.ubj"
@@ -302,6 +302,9 @@ class SurrogateModel:
             [t.name for t in self.targets].index(self.noise.metric.metric)
             if self.noise.metric is not None else None
         )
+        # a noisy value may leave the observed range (the table's extremes are noisy values
+        # themselves), not the metric's domain
+        self._noisy_domain = METRIC_DOMAINS.get(self.metric, (-math.inf, math.inf))
         self._center = np.array([t.center for t in self.targets])
         self._scale = np.array([t.scale for t in self.targets])
         self._epochs = np.arange(1, self.max_epochs + 1, dtype=float)
@@ -463,7 +466,7 @@ class SurrogateModel:
         metric_noise, k = self.noise.metric, self._noise_metric
         if metric_noise is not None and k is not None:
             x = features[self._noise_feature] if self._noise_feature is not None else 0.0
-            out[:, k] = metric_noise.apply(mean[:, k], x, rng, self._lo[k], self._hi[k])
+            out[:, k] = metric_noise.apply(mean[:, k], x, rng, *self._noisy_domain)
         return out[:, :-1], out[:, -1], mean[:, :-1]
 
     def _flatten(self, z: np.ndarray) -> np.ndarray:

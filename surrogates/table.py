@@ -4,8 +4,8 @@ A table is a folder with two files:
 
 - ``table.parquet``: one row per configuration x seed x epoch, with the columns ``config_id``,
   ``seed``, ``epoch`` (1..max_epochs), one column per hyperparameter, the metrics (``val_error``,
-  ``train_loss``), ``epoch_time`` (seconds, > 0) and ``cumulative_time``. Every (config_id, seed)
-  curve holds every epoch 1..max_epochs.
+  an error rate in [0, 1], and ``train_loss``), ``epoch_time`` (seconds, > 0) and
+  ``cumulative_time``. Every (config_id, seed) curve holds every epoch 1..max_epochs.
 - ``meta.json``: ``name``, ``search_space`` (``{name: domain spec}``), ``max_epochs``,
   ``metric`` (the minimised one), ``metrics``, and ``provenance`` (command, hardware, versions,
   date). Optional: ``config_metrics``, the metrics that are properties of a configuration,
@@ -35,6 +35,8 @@ TABLE_FILE = "table.parquet"
 META_FILE = "meta.json"
 KEY_COLUMNS = ("config_id", "seed", "epoch")
 REQUIRED_METRICS = ("val_error", "epoch_time", "cumulative_time")
+# the values a metric can take, where the format fixes it: val_error is an error rate
+METRIC_DOMAINS: dict[str, tuple[float, float]] = {"val_error": (0.0, 1.0)}
 REQUIRED_META = ("name", "search_space", "max_epochs", "metric", "metrics")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
@@ -173,6 +175,12 @@ def validate_table(table: Table) -> None:
             )
     if not np.isfinite(df[table.metric].to_numpy(dtype=float)).all():
         raise TableError(f"{where}: column '{table.metric}' has non-finite values")
+    for column, (low, high) in METRIC_DOMAINS.items():
+        values = df[column].to_numpy(dtype=float)
+        outside = values[(values < low) | (values > high)]
+        if len(outside):
+            raise TableError(f"{where}: column '{column}' must lie in [{low:g}, {high:g}]; "
+                             f"found {outside[:3].tolist()}")
     if (df["epoch_time"] <= 0).any():
         raise TableError(f"{where}: column 'epoch_time' must be > 0 everywhere")
     max_epochs = table.max_epochs

@@ -58,10 +58,11 @@ TARGETS = {  # final epoch unless named otherwise
     "noise_rise_share": 0.10,
     "noise_step_size": 0.10,
     "noise_seed_spread": 0.10,
+    "noise_lower_tail": 0.10,
 }
 AT_MOST = {  # targets met when the value is at most the target (the others: at least)
     "cumulative_time_decreasing_steps", "noise_rise_share", "noise_step_size",
-    "noise_seed_spread",
+    "noise_seed_spread", "noise_lower_tail",
 }
 
 
@@ -458,7 +459,7 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
     }
     noise = report.get("noise", {})
     for name, key in (("noise_rise_share", "rise_share"), ("noise_step_size", "step_size"),
-                      ("noise_seed_spread", "seed_spread")):
+                      ("noise_seed_spread", "seed_spread"), ("noise_lower_tail", "lower_tail")):
         diff = noise.get(key, {}).get("relative_difference")
         values[name] = abs(diff) if diff is not None else None
     out = {}

@@ -23,6 +23,7 @@ def tables(tmp_path_factory):
         "no_epoch_time": frame.drop(columns=["epoch_time"]),
         "nan_momentum": frame.assign(momentum=frame["momentum"].where(frame.index != 4)),
         "lr_outside": frame.assign(learning_rate=frame["learning_rate"] * 1e6),
+        "error_percent": frame.assign(val_error=frame["val_error"] * 100),
     }.items():
         (root / name).mkdir()
         (root / name / "meta.json").write_bytes((good / "meta.json").read_bytes())
@@ -58,6 +59,7 @@ CASES = [
     (["TABLE=nan_momentum"], "column 'momentum' has 1 missing (NaN) values"),
     (["TABLE=lr_outside"], "column 'learning_rate' has values outside its domain"),
     (["TABLE=truncated"], "not a readable Parquet file"),
+    (["TABLE=error_percent"], "column 'val_error' must lie in [0, 1]; found ["),
     # strict values and unknown keys (issue 11)
     (["overwrite=no"], "overwrite must be true or false (got 'no')"),
     (["overwrite=1"], "overwrite must be true or false (got 1)"),

@@ -198,6 +198,16 @@ def test_normalise_by_fixed_ranges_and_directions():
     np.testing.assert_allclose(out, [[0.2, 0.75], [0.6, 0.25]])
 
 
+def test_a_report_beyond_the_best_end_of_the_range_counts_as_reaching_it():
+    """A noisy report may beat the table's best value (itself one lucky draw): the hypervolume
+    stays a share of the unit box."""
+    values = np.array([[0.4, 50.0], [0.45, 10.0]])  # err below its range, acc above its range
+    ranges = {"err": (0.5, 1.0), "acc": (0.0, 40.0)}
+    out = normalise(values, (("err", "min"), ("acc", "max")), ranges)
+    np.testing.assert_allclose(out, [[0.0, 0.0], [0.0, 0.75]])
+    assert hypervolume(out) == pytest.approx(1.0)
+
+
 def write_run(folder, method, seed, reports, problem, ranges, budget=10.0):
     folder.mkdir(parents=True)
     info = {"benchmark": "toy_mo", "method": method, "seed": seed, "status": "complete",

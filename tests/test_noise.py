@@ -16,7 +16,7 @@ import pytest
 from surrogates.fit import fit_surrogate
 from surrogates.model import SurrogateModel
 from surrogates.noise import MetricNoise, estimate_metric_noise, metric_resolution, step_kurtosis
-from surrogates.noise_validation import noise_report
+from surrogates.noise_validation import noise_report, seed_residuals
 from surrogates.table import write_table
 from tests.tables import NOISY_SPACE_SPEC, noisy_synthetic_table
 
@@ -61,6 +61,27 @@ def test_estimate_recovers_a_known_heteroscedastic_model_and_its_covariate():
     assert fitted.resolution is None  # continuous values
     for x in (-2.0, 0.0, 2.0):  # the marginal seed spread of each configuration
         assert fitted.epoch_sd(x) == pytest.approx(model.epoch_sd(x), rel=0.15)
+
+
+def test_estimate_recovers_a_jitter_scale_that_levels_off():
+    """The white scale's log is quadratic in x: a scale that rises and then levels off is fitted
+    without the overshoot a log-linear one makes at the top of the range."""
+    model = truth(white=(np.log(0.01), 0.5, -0.2))  # s_w rises 2.7x from x=-2 to 0, 1.2x to 2
+    frame, features = residual_frame(model, n_configs=120, seeds=3)
+    fitted = estimate_metric_noise(frame, "val_error", features, EPOCHS)
+    assert fitted.white[2] == pytest.approx(-0.2, abs=0.08)
+    for x in (-2.0, 0.0, 2.0):
+        assert fitted.epoch_sd(x) == pytest.approx(model.epoch_sd(x), rel=0.15)
+
+
+def test_a_model_saved_with_a_log_linear_white_scale_loads_with_no_curvature():
+    saved = truth().to_json()
+    saved["white"] = saved["white"][:2]
+    loaded = MetricNoise.from_json(saved)
+    assert loaded.white == (np.log(0.01), 0.5, 0.0)
+    assert loaded.scales(1.5) == truth().scales(1.5)
+    with pytest.raises(ValueError, match="2 or 3 coefficients"):
+        MetricNoise.from_json({**saved, "white": [1.0]})
 
 
 def test_estimate_needs_three_configurations_with_several_seeds():
@@ -140,7 +161,21 @@ def test_noise_report_against_hand_counted_curves():
     assert spread["configs"] == 1
     assert spread["data"] == pytest.approx([0.0707107, 0.0707107, 0.1060660, 0.1414214])
     assert spread["surrogate"] == pytest.approx([0.0707107, 0.1414214, 0.0707107, 0.0])
-    assert report["met"] == {"rise_share": False, "step_size": False, "seed_spread": False}
+    # seed residuals of config 0: data -0.05 -0.05 -0.075 -0.1 | +0.05 +0.05 +0.075 +0.1;
+    # its two draws form one group of two: +0.05 +0.1 +0.05 0 | -0.05 -0.1 -0.05 0
+    tail = report["lower_tail"]
+    assert (tail["configs"], tail["residuals_data"], tail["residuals_surrogate"]) == (1, 8, 8)
+    assert tail["data"][0] == pytest.approx(-0.1 + 0.07 * 0.025)  # 1% of 8 sorted values
+    assert tail["surrogate"][0] == pytest.approx(-0.1 + 0.07 * 0.05)
+    assert tail["relative_difference"] == pytest.approx(0.0965 / 0.09825 - 1)
+    assert report["met"] == {"rise_share": False, "step_size": False, "seed_spread": False,
+                             "lower_tail": True}
+
+
+def test_seed_residuals_group_draws_as_the_data_has_seeds():
+    curves = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 9.0], [7.0, 11.0], [100.0, 100.0]])
+    # groups (rows 0-1), (rows 2-3); row 4 is an incomplete group and dropped
+    assert seed_residuals(curves, 2).tolist() == [-1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0, 1.0]
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +205,23 @@ def test_fitted_surrogate_draws_rounded_curves_around_its_unrounded_mean(rounded
     assert not np.allclose(mean[:, k] * 500, np.round(mean[:, k] * 500))
     again, _, _ = model.curve_and_mean(config, np.random.default_rng(0))
     assert np.array_equal(noisy, again)
+
+
+def test_noisy_values_may_leave_the_observed_range_but_not_the_metric_domain(rounded_table,
+                                                                              tmp_path):
+    """The table's lowest value is one lucky draw: a floor there would make every later
+    incumbent of a long noisy run tie at it. Noisy values are clipped to [0, 1] only."""
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps(SMALL))
+    fit_surrogate(rounded_table, tmp_path / "s", params)
+    model = SurrogateModel.load(tmp_path / "s", rounded_table)
+    k = model.metric_names.index("val_error")
+    configs = rounded_table.config_dicts()
+    means = [model.curve(c)[0][:, k].min() for c in configs]
+    best = configs[int(np.argmin(means))]
+    draws = np.stack([model.curve(best, np.random.default_rng(j))[0][:, k] for j in range(300)])
+    assert draws.min() < model.best_observed
+    assert draws.min() >= 0.0 and draws.max() <= 1.0
 
 
 def test_noisy_curves_of_the_shipped_table_rise_and_spread_like_the_real_ones(tmp_path):
