@@ -247,11 +247,12 @@ def test_predictions_stay_in_the_observed_range_far_outside_the_table(objective,
         for draw in (None, rng, rng):
             metrics, times = model.curve(config, draw)
             error = metrics[:, 0]
-            assert (error >= observed.min()).all() and (error <= observed.max()).all()
-            assert ((error >= 0) & (error <= 1)).all()
-            assert objective.best_known_value() <= error.min()
-            assert error.max() <= objective.worst_known_value()
+            assert ((error >= 0) & (error <= 1)).all()  # a noisy value stays an error rate
             assert (times > 0).all()
+            if draw is None:  # the mean curve stays in the observed range (noise may leave it)
+                assert (error >= observed.min()).all() and (error <= observed.max()).all()
+                assert objective.best_known_value() <= error.min()
+                assert error.max() <= objective.worst_known_value()
 
 
 def test_unknown_category_and_illegal_config_are_refused(objective):
