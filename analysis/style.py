@@ -71,11 +71,14 @@ def new_figure(height: float = 2.3, width: float = COLUMN_WIDTH):
     return fig, ax
 
 
+PDF_METADATA = {"CreationDate": None}  # no date in the PDFs: the same runs give the same files
+
+
 def save(fig, out_dir: Path, name: str) -> list[Path]:
     """Write ``name``.pdf and ``name``.png into ``out_dir``; close the figure."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.pdf", out_dir / f"{name}.png"]
-    fig.savefig(paths[0])
+    fig.savefig(paths[0], metadata=PDF_METADATA)
     fig.savefig(paths[1], dpi=300)
     plt.close(fig)
     return paths

@@ -41,6 +41,8 @@ GOAL = 0.10
 QUANTILES = (0.25, 0.5, 0.75, 0.9)
 TAILS = (0.5, 0.25, 0.1)  # tail means: the mean of the largest 50%, 25%, 10% of steps
 LOWER_TAIL = (0.01, 0.005, 0.001)  # quantiles of the seed residuals; the first is judged
+PDF_METADATA = {"CreationDate": None}  # no date in the PDFs: a refit that changes nothing
+                                       # leaves the surrogate's folder byte-identical
 DRAWS = 5
 
 
@@ -264,6 +266,6 @@ def figure(noise: dict[str, Any], metric: str, out: Path) -> list[Path]:
     ax.set_ylabel(f"sd of {metric}")
     paths = [out / "noise.png", out / "noise.pdf"]
     fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1])
+    fig.savefig(paths[1], metadata=PDF_METADATA)
     plt.close(fig)
     return paths

@@ -22,7 +22,8 @@ seed-vs-seed ceiling, all on the table the metric was fitted to (the cost-metric
 table where one has it).
 
 Section ``noise`` (and ``noise.png``/``.pdf``): the held-out surrogate's noisy curves against the
-table's on rise share, step size and seed spread (:mod:`surrogates.noise_validation`).
+table's on rise share, step size, seed spread and the lower tail of the seed residuals
+(:mod:`surrogates.noise_validation`).
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ from surrogates.table import Table, TableError, load_table
 from surrogates.timing import check_cost_table, check_timing, config_metric_sources, rows_of
 
 CHECKPOINTS = (("epoch_1", 0.0), ("epoch_25pct", 0.25), ("epoch_50pct", 0.5), ("final", 1.0))
-TARGETS = {  # final epoch unless named otherwise
+TARGETS = {  # final epoch unless named otherwise; held-out scores as issue 15 sets them
     "final_spearman": 0.95,
     "final_kendall": 0.85,
-    "final_r2": 0.90,
+    "final_r2": 0.92,
+    "epoch_25pct_spearman": 0.90,
     "min_checkpoint_spearman": 0.85,
     "epoch_time_r2": 0.95,
     "cumulative_time_decreasing_steps": 0.0,
@@ -448,6 +450,7 @@ def _targets(report: dict[str, Any]) -> dict[str, Any]:
         "final_spearman": final["spearman"],
         "final_kendall": final["kendall"],
         "final_r2": final["r2"],
+        "epoch_25pct_spearman": report["checkpoints"]["epoch_25pct"]["spearman"],
         "min_checkpoint_spearman": min(
             (c["spearman"] for c in report["checkpoints"].values() if c["spearman"] is not None),
             default=None,
@@ -492,6 +495,8 @@ def _figure(report: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from surrogates.noise_validation import PDF_METADATA
 
     curves = report["_curves"]
     outputs = curves["outputs"]
@@ -547,7 +552,7 @@ def _figure(report: dict[str, Any], out: Path) -> None:
         ax.text(0.03, 0.97, f"$R^2$ {_fmt(scores['r2'])}\n$\\rho$ {_fmt(scores['spearman'])}",
                 transform=ax.transAxes, va="top", fontsize=8)
     fig.savefig(out / "validation.png", dpi=150)
-    fig.savefig(out / "validation.pdf")
+    fig.savefig(out / "validation.pdf", metadata=PDF_METADATA)
     plt.close(fig)
 
 

@@ -234,3 +234,15 @@ def test_a_regret_axis_within_one_decade_is_labelled():
                 <= high]  # fmt: skip
     assert len(labelled) >= 2, [t.get_text() for t in ax.get_yticklabels()]
     plt.close(fig)
+
+
+def test_the_same_figure_saves_to_byte_identical_files(tmp_path, monkeypatch):
+    """No creation date in the PDF: rerunning the analysis (or a surrogate refit that changes
+    nothing) a day later leaves the files as they were."""
+    written = []
+    for folder, day in (("a", 0), ("b", 1)):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", str(86400 * day))  # matplotlib's clock for PDFs
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [1, 0])
+        written.append([p.read_bytes() for p in save(fig, tmp_path / folder, "f")])
+    assert written[0] == written[1]
