@@ -436,7 +436,8 @@ def _fit_gaussian(d: np.ndarray, res: _Residuals, scale: float, slopes: bool) ->
     start = np.array([log_s - 0.7, 0.8, log_s - 0.7, 0.0, log_s - 1.4, 0.0, 0.0])
     low, high = log_s - 12.0, log_s + 3.0
     span = float(np.ptp(d)) if slopes else 0.0
-    # a scale may change by at most e^8 over the covariate's range, the slope by as much again
+    # the linear term changes a scale by at most e^8 over the covariate's range, the quadratic
+    # term by at most e^4 over half of it
     slope = (-8.0 / span, 8.0 / span) if span > 0 else (0.0, 0.0)
     curve = (-16.0 / span**2, 16.0 / span**2) if span > 0 else (0.0, 0.0)
     # the AR(1) part keeps one scale for every configuration (see the module docstring)
