@@ -304,7 +304,10 @@ class SurrogateModel:
         )
         # a noisy value may leave the observed range (the table's extremes are noisy values
         # themselves), not the metric's domain
-        self._noisy_domain = METRIC_DOMAINS.get(self.metric, (-math.inf, math.inf))
+        self._noisy_domain = METRIC_DOMAINS.get(
+            self.noise.metric.metric if self.noise.metric is not None else self.metric,
+            (-math.inf, math.inf),
+        )
         self._center = np.array([t.center for t in self.targets])
         self._scale = np.array([t.scale for t in self.targets])
         self._epochs = np.arange(1, self.max_epochs + 1, dtype=float)
