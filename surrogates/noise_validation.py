@@ -218,14 +218,15 @@ def _pct(x: float | None) -> str:
 
 
 def figure(noise: dict[str, Any], metric: str, out: Path) -> list[Path]:
-    """``noise.png``/``.pdf``: rise share per epoch step, |step| quantiles, seed spread."""
+    """``noise.png``/``.pdf``: rise share per epoch step, |step| quantiles, seed spread, the
+    lower tail of the seed residuals."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     data_c, sur_c = "#0072B2", "#D55E00"
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), constrained_layout=True)
     rise = noise["rise_share"]
     steps = np.arange(2, len(rise["per_step_data"]) + 2)
     ax = axes[0]
@@ -264,6 +265,19 @@ def figure(noise: dict[str, Any], metric: str, out: Path) -> list[Path]:
         ax.legend(fontsize=8, frameon=False)
     ax.set_xlabel("epoch")
     ax.set_ylabel(f"sd of {metric}")
+    tail = noise.get("lower_tail")
+    if tail:
+        ax = axes[3]
+        x = np.arange(len(tail["quantiles"]))
+        ax.bar(x - 0.2, tail["data"], 0.4, color=data_c, label="data")
+        ax.bar(x + 0.2, tail["surrogate"], 0.4, color=sur_c, label="surrogate")
+        ax.set_xticks(x, [f"{q:.1%}" for q in tail["quantiles"]], fontsize=7)
+        ax.set_xlabel("quantile")
+        ax.set_ylabel(f"{metric} - its configuration's seed mean")
+        ax.set_title(f"lower tail of seed residuals ({tail['configs']} configs)", fontsize=9)
+        ax.legend(fontsize=8, frameon=False)
+    else:
+        axes[3].set_axis_off()
     paths = [out / "noise.png", out / "noise.pdf"]
     fig.savefig(paths[0], dpi=150)
     fig.savefig(paths[1], metadata=PDF_METADATA)
