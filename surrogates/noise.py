@@ -230,6 +230,7 @@ class MetricNoise:
     _chol: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.white = _white(self.white)
         self._chol = np.linalg.cholesky(_ar1_correlation(self.phi, self.max_epochs))
 
     def scales(self, x: float) -> tuple[float, float]:
@@ -326,8 +327,7 @@ def _white(values: Any) -> tuple[float, float, float]:
 
 def _log_white(white: Any, d: Any) -> Any:
     """log sd of the white part at covariate offset ``d``: w0 + w1 d + w2 d^2."""
-    w2 = white[2] if len(white) > 2 else 0.0
-    return white[0] + white[1] * d + w2 * d * d
+    return white[0] + white[1] * d + white[2] * d * d
 
 
 def _ar1_correlation(phi: float, n: int) -> np.ndarray:
