@@ -86,6 +86,7 @@ def run_job(cfg: DictConfig, folder: Path | None = None,
             if not settings.overwrite:
                 if stored.config is not None:  # else nothing to compare: run it again
                     _refuse_other_settings(folder, stored.config, config)
+                _refuse_other_data(folder, objective.describe())
                 if stored.complete:
                     print(f"skip {folder}: already complete (overwrite=true reruns it)",
                           file=sys.stderr)
@@ -108,6 +109,29 @@ def _refuse_other_settings(folder: Path, stored: dict, config: dict) -> None:
         raise RunConflict(
             f"{folder} holds a run with other settings ({shown}); overwrite=true replaces it, "
             "another results_dir keeps both"
+        )
+
+
+def data_differences(stored: dict, current: dict) -> list[str]:
+    """The checksums of what a benchmark computes from (``*sha256`` keys of
+    ``Objective.describe()``: table, timing table, surrogate model, noise model) that differ
+    between a stored run's ``run.json`` and now. A key the stored run lacks (written before it
+    existed) is not compared."""
+    return [
+        f"{key}: {str(stored[key])[:12]}... -> {str(current.get(key))[:12]}..."
+        for key in sorted(stored)
+        if key.endswith("sha256") and key in current and stored[key] != current[key]
+    ]
+
+
+def _refuse_other_data(folder: Path, objective: dict) -> None:
+    stored = (read_run_info(folder) or {}).get("objective") or {}
+    diffs = data_differences(stored, objective)
+    if diffs:
+        raise RunConflict(
+            f"{folder} holds a run on other benchmark data ({'; '.join(diffs)}: the table or "
+            "model at the benchmark's path changed since); overwrite=true replaces it, another "
+            "results_dir keeps both"
         )
 
 

@@ -14,7 +14,7 @@ def _tabular(spec: dict[str, Any]) -> Objective:
     from benchmarks.tabular import TabularObjective
 
     return TabularObjective(spec["table"], name=spec.get("name"), timing=spec.get("timing"),
-                            cost_table=spec.get("cost_table"))
+                            cost_table=spec.get("cost_table"), surrogate=spec.get("surrogate"))
 
 
 def _synthetic(spec: dict[str, Any]) -> Objective:

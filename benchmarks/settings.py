@@ -273,7 +273,7 @@ OPTION_TYPES = {"noise": bool, "download": bool, "cost_metrics": bool, "epoch_ti
                 "budget_time": float}
 # Options each benchmark kind reads (besides objectives, constraints and budget_time).
 KIND_KEYS = {
-    "tabular": ("name", "kind", "table", "timing", "cost_table"),
+    "tabular": ("name", "kind", "table", "timing", "cost_table", "surrogate"),
     "surrogate": ("name", "kind", "model", "table", "noise"),
     "synthetic": ("name", "kind", "function", "epoch_time"),
     "real": ("kind", *REAL_SPEC_KEYS),

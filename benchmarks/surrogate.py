@@ -20,6 +20,8 @@ paths that do not exist from the working directory are looked up from the packag
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,9 @@ class SurrogateObjective(Objective):
             "kind": "surrogate",
             "model": str(self.model.folder) if self.model.folder else None,
             "model_sha256": manifest.get("model_sha256"),
+            "noise_sha256": hashlib.sha256(
+                json.dumps(manifest.get("noise"), sort_keys=True).encode()
+            ).hexdigest(),
             "table": manifest["table"]["name"],
             "table_sha256": manifest["table"]["sha256"],
             "noise": self.noise,

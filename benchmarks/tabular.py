@@ -20,6 +20,14 @@ reports the configuration's mean over the timing table's curves. ``cost_table`` 
 ``cost_table``: a cost-metrics table of the same configurations) does the same for the metrics it
 records, in preference to the timing table's, as the surrogate fitted with it does.
 Per-configuration metrics of the table itself are replayed as recorded.
+
+A timing or cost-metrics table may hold only some of the table's configurations (clean epoch times
+need a quiet machine; see :mod:`surrogates.timing`). The others then take the mean prediction of
+``surrogate`` (benchmark key ``surrogate``: a surrogate folder fitted to this table with the same
+timing and cost-metrics tables, whose epoch-time and cost outputs were fitted on the measured
+configurations only): their learning curves are still replayed as recorded, only their epoch times
+and cost metrics are modelled, and ``describe()`` says how many are. Without ``surrogate`` such a
+benchmark is refused, so no replayed time is ever made up silently.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from benchmarks.objective import CurveRun, Objective, TrialRun, resolve_path
 from hpo_methods.space import Config
@@ -43,6 +52,7 @@ class TabularObjective(Objective):
         name: str | None = None,
         timing: Table | str | Path | None = None,
         cost_table: Table | str | Path | None = None,
+        surrogate: str | Path | None = None,
     ) -> None:
         from surrogates.timing import check_cost_table, check_timing, config_metric_sources
 
@@ -61,6 +71,18 @@ class TabularObjective(Objective):
         self.metric_names = (*self.table.metric_names,
                              *[m for m in sources if m not in self.table.metric_names])
         df = self.table.frame.sort_values(["config_id", "seed", "epoch"])
+        apart = {**({"epoch_time": self.timing} if self.timing is not None else {}), **sources}
+        self.surrogate_sha256, modelled = self._modelled_values(surrogate, apart)
+        self.modelled_configs = len(modelled) // self.max_epochs  # one row per epoch
+        cell = pd.MultiIndex.from_arrays([df["config_id"], df["epoch"]])
+
+        def fill(measured: pd.Series, metric: str) -> pd.Series:
+            """``measured`` (per row of ``df``), modelled where the configuration has none."""
+            if metric not in modelled.columns:
+                return measured
+            return measured.fillna(
+                pd.Series(modelled[metric].reindex(cell).to_numpy(), index=measured.index)
+            )
         keys = {
             cid: self.space.key(c)
             for cid, c in zip(self.table.configs.index, self.table.config_dicts(), strict=True)
@@ -71,7 +93,7 @@ class TabularObjective(Objective):
         n = self.max_epochs
         if sources:
             columns = [
-                df["config_id"].map(sources[m].frame.groupby("config_id")[m].mean())
+                fill(df["config_id"].map(sources[m].frame.groupby("config_id")[m].mean()), m)
                 if m in sources else df[m]
                 for m in self.metric_names
             ]
@@ -81,7 +103,7 @@ class TabularObjective(Objective):
         times = df["epoch_time"].to_numpy(dtype=float)
         if self.timing is not None:
             timed = self.timing.frame.groupby("config_id")["epoch_time"].mean()
-            times = df["config_id"].map(timed).to_numpy(dtype=float)
+            times = fill(df["config_id"].map(timed), "epoch_time").to_numpy(dtype=float)
         cids = df["config_id"].to_numpy()
         self._ranges = {
             name: (float(np.nanmin(column)), float(np.nanmax(column)))
@@ -111,6 +133,47 @@ class TabularObjective(Objective):
         check(self.table, table)
         return table
 
+    def _modelled_values(self, surrogate: str | Path | None,
+                         apart: dict[str, Table]) -> tuple[str | None, pd.DataFrame]:
+        """The surrogate's mean prediction of each metric in ``apart`` (metric -> the timing or
+        cost-metrics table that measures it) for the configurations those tables do not hold:
+        (its model sha256, a frame indexed by (config_id, epoch), one column per metric)."""
+        from surrogates.model import SurrogateError, SurrogateModel
+        from surrogates.timing import missing
+
+        ids = sorted({int(c) for source in apart.values() for c in missing(self.table, source)})
+        if surrogate is None:
+            for name, source in apart.items():
+                if n_missing := len(missing(self.table, source)):
+                    total = len(self.table.configs)
+                    raise SurrogateError(
+                        f"{source.path} measures {name} for {total - n_missing} of the {total} "
+                        f"configurations of {self.table.path}; give the benchmark key "
+                        f"'surrogate' (a surrogate of this table fitted with the same timing and "
+                        f"cost-metrics tables) to model the others, or a table that measures "
+                        f"them all"
+                    )
+            return None, pd.DataFrame()
+        model = SurrogateModel.load(resolve_path(surrogate), self.table)
+        fitted_with = {"epoch_time": (model.manifest.get("timing") or {}).get("sha256"),
+                       **{m: d.get("sha256")
+                          for m, d in model.manifest.get("config_metrics", {}).items()}}
+        for name, source in apart.items():
+            if fitted_with.get(name) != source.checksum:
+                raise SurrogateError(
+                    f"surrogate {surrogate}: its {name} was not fitted to {source.path} "
+                    f"(sha256 {source.checksum[:12]}...); refit it with that table"
+                )
+        if not ids:
+            return model.manifest["model_sha256"], pd.DataFrame()
+        pred = model.mean_curves(self.table.configs.loc[ids])
+        epochs = np.arange(1, self.max_epochs + 1)
+        index = pd.MultiIndex.from_product([ids, epochs], names=["config_id", "epoch"])
+        frame = pd.DataFrame(
+            {m: pred[:, :, model.target_names.index(m)].ravel() for m in apart}, index=index
+        )
+        return model.manifest["model_sha256"], frame
+
     def start_trial(self, trial_id: int, config: Config, seed: int) -> TrialRun:
         key = self.space.key(config)
         if key not in self._config_ids:
@@ -139,4 +202,6 @@ class TabularObjective(Objective):
             "table_sha256": self.table.checksum,
             "timing_sha256": self.timing.checksum if self.timing is not None else None,
             "cost_table_sha256": self.costs.checksum if self.costs is not None else None,
+            "surrogate_sha256": self.surrogate_sha256,
+            "modelled_configs": self.modelled_configs,
         }

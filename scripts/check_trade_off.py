@@ -7,9 +7,11 @@
         [--objectives val_error,epoch_time] [--constraint epoch_time<=1.75]
 
 Each configuration is summarised by its metrics at the last epoch (mean over seeds), its
-mean epoch time (from the timing table where given) and its mean peak memory and latency (from the
-cost-metrics table where given). For the table's recorded configurations,
-and for ``--samples`` random configurations on the surrogate's mean curves, it prints how many
+mean epoch time (from the timing table where given) and its mean peak memory and latency (from
+the cost-metrics table where given); a recorded configuration counts where every metric used is
+measured (a timing table may time only part of the table). For
+the table's recorded configurations, and for ``--samples`` random configurations on the
+surrogate's mean curves, it prints how many
 are on the Pareto front of the objectives (all minimised), and, for the constraint, the share of
 configurations that violate it and the best feasible value of the first objective against the
 best overall.
@@ -46,7 +48,7 @@ def recorded(table_path: Path, timing_path: Path | None,
         costs = load_table(costs_path)
         for name in costs.config_metrics:
             out[name] = costs.frame.groupby("config_id")[name].mean()
-    return out.dropna(subset=["epoch_time"])
+    return out
 
 
 def sampled(model_path: Path, n: int, seed: int = 0) -> pd.DataFrame:
@@ -61,6 +63,8 @@ def sampled(model_path: Path, n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def report(name: str, data: pd.DataFrame, objectives: list[str], constraint: Constraint | None):
+    used = [*objectives, *([constraint.metric] if constraint is not None else [])]
+    data = data.dropna(subset=used)
     front = int(np.sum(pareto_ranks(data[objectives].to_numpy(dtype=float)) == 0))
     print(f"{name}: {len(data)} configurations, {front} on the Pareto front of "
           f"{' vs '.join(objectives)}")

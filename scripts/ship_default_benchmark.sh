@@ -8,6 +8,10 @@
 # baseline of every method.
 #   bash scripts/ship_default_benchmark.sh WORKDIR [--partial]
 #
+# The timing and cost-metrics tables may hold fewer configurations of the same design than the
+# table (clean epoch times need a quiet machine): the surrogate's epoch-time and cost outputs are
+# then fitted on the configurations they hold (surrogates/timing.py), and the tabular twin takes
+# the others' from the surrogate's mean prediction.
 # The timing collection, on two otherwise idle cores (--configs as the main collection's), and the
 # cost-metrics collection (the same command with --cost-metrics into COSTS_WORKDIR; it may run on
 # a busier day: memory and latency are repeatable under load, epoch times are not):

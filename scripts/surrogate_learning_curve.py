@@ -33,6 +33,7 @@ from surrogates.validate import (
     _observed,
     checkpoint_epochs,
     fold_assignment,
+    measured_ids,
     observed_epoch_times,
     rank_scores,
 )
@@ -71,11 +72,12 @@ def learning_point(
     m, t = outputs.index(table.metric), outputs.index(TIME_TARGET)
     checks = {name: rank_scores(observed[:, e - 1, m], pred[:, e - 1, m], None)
               for name, e in checkpoint_epochs(table.max_epochs).items()}
+    timed = measured_ids(ids, timing)  # every configuration without a timing table
     if timing is not None:
-        times = observed_epoch_times(rows_of(timing, ids), ids)
+        times = observed_epoch_times(rows_of(timing, timed), timed)
     else:
         times = observed[:, :, t]
-    predicted_times = pred[:, : times.shape[1], t]
+    predicted_times = pred[np.searchsorted(ids, timed), : times.shape[1], t]
     time_rows = rank_scores(times.ravel(), predicted_times.ravel(), None)
     return {"final_r2": checks["final"]["r2"], "final_spearman": checks["final"]["spearman"],
             "final_kendall": checks["final"]["kendall"],

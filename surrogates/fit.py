@@ -38,7 +38,13 @@ from surrogates.table import Table, TableError, load_table
 DEFAULT_PARAMS = Path(__file__).with_name("xgb_params.json")
 # One thread: the fitted model is then the same on every machine (histogram sums in a fixed
 # order), so the shipped surrogate can be regenerated bit for bit; tables are small enough.
-FIXED_PARAMS = {"objective": "reg:squarederror", "tree_method": "hist", "seed": 0, "nthread": 1}
+# The gradients come from :func:`masked_squared_error`; ``objective`` only names the loss (and the
+# identity link) and ``base_score`` 0 is the intercept of the standardised labels.
+FIXED_PARAMS = {"objective": "reg:squarederror", "tree_method": "hist", "seed": 0, "nthread": 1,
+                "base_score": 0.0}
+LOSS = ("squared error of the standardised labels over the rows that measure each output: a "
+        "configuration that a timing or cost-metrics table does not hold gives that output no "
+        "gradient and no hessian")
 
 
 def load_params(path: str | Path | None = None) -> dict[str, Any]:
@@ -148,15 +154,17 @@ def fit_model(
             if name in per_config else own_labels[:, own.index(name)]
         )
     y = (labels - [t.center for t in targets]) / [t.scale for t in targets]
+    measured = np.isfinite(y)  # False where a timing or cost table does not hold the config
     x = encoder.encode_frame(frame)
     dtrain = xgb.DMatrix(
-        x, label=y, feature_names=encoder.names, feature_types=encoder.types,
-        enable_categorical=True,
+        x, label=np.where(measured, y, 0.0), feature_names=encoder.names,
+        feature_types=encoder.types, enable_categorical=True,
     )
     params = {**FIXED_PARAMS, **settings["params"]}
     if nthread is not None:
         params["nthread"] = nthread
-    booster = xgb.train(params, dtrain, num_boost_round=int(settings["num_boost_round"]))
+    booster = xgb.train(params, dtrain, num_boost_round=int(settings["num_boost_round"]),
+                        obj=masked_squared_error(measured))
     scaled = frame[["config_id", "seed", "epoch"]].copy()
     for k, name in enumerate(own):
         scaled[name] = z[:, k]
@@ -198,9 +206,27 @@ def fit_model(
             for name, (source, rows) in per_config.items()
         }} if per_config else {}),
         "xgboost": {"params": params, "num_boost_round": int(settings["num_boost_round"]),
-                    "version": xgb.__version__},
+                    "loss": LOSS, "version": xgb.__version__},
     }
     return SurrogateModel(booster, manifest)
+
+
+def masked_squared_error(measured: np.ndarray):
+    """XGBoost objective: squared error on the (row, output) pairs where ``measured`` is True.
+
+    XGBoost takes no missing labels, so an output measured on only some configurations (epoch time
+    from a timing table that holds part of the table) gets zero gradient and hessian on the others;
+    with one tree per output that fits each output to exactly the rows that measure it (up to the
+    feature histogram's bin edges, which come from every row). The approach the XGBoost
+    maintainers suggest for partial multi-output labels (dmlc/xgboost#12295).
+    """
+    hess = measured.astype(np.float32)
+
+    def objective(predt: np.ndarray, dtrain: xgb.DMatrix) -> tuple[np.ndarray, np.ndarray]:
+        labels = dtrain.get_label().reshape(predt.shape)
+        return (predt - labels) * hess, hess
+
+    return objective
 
 
 def fit_surrogate(

@@ -25,7 +25,8 @@ Targets: a metric ``y`` with observed range [lo, hi] is modelled as
 back into (lo - m, hi + m) and is then clipped to [lo, hi], so predictions never leave the observed
 range, however far a configuration lies from the table. Epoch time is modelled as
 ``log(epoch_time)`` per epoch (an increment model; trained on each curve's mean log time, since
-epochs of one curve differ only by machine load) and clipped to the observed [min, max] > 0, so
+epochs of one curve differ only by machine load; with a timing table, on the configurations it
+times, see :mod:`surrogates.timing`) and clipped to the observed [min, max] > 0, so
 cumulative time is strictly increasing along every curve. A per-configuration metric (the
 manifest's ``config_metrics``) is modelled like epoch time, on the log scale from each
 configuration's mean log value, and is constant along a predicted curve: the mean over epochs of

@@ -18,6 +18,13 @@ nothing else runs (``python -m surrogates.collect run ... --epochs 2``; same ``-
 
 Validation then scores predicted epoch times against the timing table.
 
+A timing table may time only part of the table (it was collected on fewer configurations of the
+same design, e.g. before the table grew, because clean epoch times need a quiet machine that a
+long collection does not always get). The epoch-time output is then fitted on the timed
+configurations only: the others give it no gradient (:func:`surrogates.fit.masked_squared_error`),
+so no epoch time is ever made up for them; validation scores it on the timed held-out
+configurations. The same holds for a cost-metrics table.
+
 *Per-configuration metrics* (a table's ``config_metrics``: ``peak_memory_mb``, ``latency_ms``,
 measured once per curve, see :mod:`benchmarks.real.measure`) are modelled the same way: label the
 configuration's mean log value over its curves, bounds the observed values, noise from the
@@ -46,7 +53,7 @@ from surrogates.table import Table
 
 
 def check_timing(table: Table, timing: Table) -> None:
-    """Refuse a timing table that does not time ``table``'s configurations."""
+    """Refuse a timing table that times none of ``table``'s configurations, or other ones."""
     check_same_design(table, timing, "timing table", "timed")
     if TIME_TARGET not in timing.frame.columns:
         raise SurrogateError(f"timing table {timing.path}: no '{TIME_TARGET}' column")
@@ -66,20 +73,24 @@ def check_cost_table(table: Table, costs: Table) -> None:
 
 
 def check_same_design(table: Table, other: Table, what: str, verb: str) -> None:
-    """Refuse ``other`` unless it holds every configuration of ``table`` (same ids, same values)."""
+    """Refuse ``other`` unless it is of ``table``'s design (same search space; every configuration
+    both hold has the same values) and holds at least one of ``table``'s configurations.
+
+    It may hold only some of them (a timing table collected on fewer configurations than a table
+    that grew): the surrogate then fits those outputs on the configurations it holds
+    (:func:`surrogates.fit.masked_squared_error`), and :func:`missing` lists the others.
+    """
     where = f"{what} {other.path}"
     if SearchSpace.from_spec(other.meta["search_space"]).spec() != table.space(False).spec():
         raise SurrogateError(f"{where}: its search space is not the one of {table.path}")
-    missing = table.configs.index.difference(other.configs.index)
-    if len(missing):
+    shared = table.configs.index.intersection(other.configs.index)
+    if not len(shared):
         raise SurrogateError(
-            f"{where}: {len(missing)} of {len(table.configs)} configurations of {table.path} are "
-            f"not {verb} (config_id {', '.join(str(c) for c in missing[:5])}"
-            f"{', ...' if len(missing) > 5 else ''})"
+            f"{where}: none of the {len(table.configs)} configurations of {table.path} is {verb}"
         )
-    mine = other.configs.loc[table.configs.index]
+    mine = other.configs.loc[shared]
     for name in table.hyperparameters:
-        a, b = table.configs[name], mine[name]
+        a, b = table.configs.loc[shared, name], mine[name]
         same = (
             np.isclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=0.0)
             if pd.api.types.is_numeric_dtype(a)
@@ -91,6 +102,11 @@ def check_same_design(table: Table, other: Table, what: str, verb: str) -> None:
                 f"{where}: config_id {cid} has {name}={b[cid]!r}, but {table.path} has "
                 f"{name}={a[cid]!r} (not the same design)"
             )
+
+
+def missing(table: Table, other: Table) -> pd.Index:
+    """The config_ids of ``table`` that ``other`` (a timing or cost-metrics table) does not hold."""
+    return table.configs.index.difference(other.configs.index)
 
 
 def rows_of(timing: Table, config_ids: np.ndarray) -> pd.DataFrame:
@@ -145,7 +161,7 @@ def describe(timing: Table, rows: pd.DataFrame, column: str = TIME_TARGET) -> di
         "name": timing.name,
         "path": str(timing.path),
         "sha256": timing.checksum,
-        "configs": int(rows["config_id"].nunique()),
+        "configs": int(rows["config_id"].nunique()),  # of the fit's configurations
         "curves": int(rows.groupby(["config_id", "seed"]).ngroups),
         "epochs": timing.max_epochs,
         "label": "mean log epoch time of each configuration over the timing table's curves"

@@ -351,9 +351,10 @@ def cross_validate(
         others[name] = {"final": rank_scores(observed, predicted, None)}
     report["other_metrics"] = others
     pred_t = pred[:, :, t]
-    time_frame = table.frame if timing is None else rows_of(timing, oof["config_ids"])
-    obs_t = observed_epoch_times(time_frame, oof["config_ids"])
-    scored_t = pred_t[:, : obs_t.shape[1]]
+    time_ids = measured_ids(oof["config_ids"], timing)
+    time_frame = table.frame if timing is None else rows_of(timing, time_ids)
+    obs_t = observed_epoch_times(time_frame, time_ids)
+    scored_t = pred_t[np.searchsorted(oof["config_ids"], time_ids), : obs_t.shape[1]]
     rows = rank_scores(obs_t.ravel(), scored_t.ravel(), None)
     per_config = rank_scores(obs_t.mean(axis=1), scored_t.mean(axis=1), None)
     report["epoch_time"] = {
@@ -361,12 +362,12 @@ def cross_validate(
             f"timing table {timing.name} (sha256 {timing.checksum[:12]}..., "
             f"{timing.max_epochs} epochs per curve)"
         ),
+        "configs": len(time_ids),
         "rows": {"r2": rows["r2"], "spearman": rows["spearman"]},
         "per_config_mean": {"r2": per_config["r2"], "spearman": per_config["spearman"]},
         "noise_ceiling": epoch_time_ceiling(time_frame, scored_t),
     }
-    observed_time = obs_t
-    report["config_metrics"], observed_config = _score_config_metrics(
+    report["config_metrics"], config_curves = _score_config_metrics(
         sources, table, oof["config_ids"], pred, outputs, costs
     )
     cum_steps = np.diff(np.cumsum(pred_t, axis=1), axis=1)
@@ -409,8 +410,7 @@ def cross_validate(
     report["targets"] = _targets(report)
     report["_curves"] = {"observed": obs_mean, "predicted": pred, "noisy": oof["noisy"],
                          "curves": obs_curves, "outputs": outputs,
-                         "observed_epoch_time": observed_time,
-                         "observed_config_metrics": observed_config}
+                         "epoch_time": (obs_t, scored_t), "config_metrics": config_curves}
     return report
 
 
@@ -418,30 +418,42 @@ def _score_config_metrics(
     sources: dict[str, Table], table: Table, config_ids: np.ndarray, pred: np.ndarray,
     outputs: list[str], costs: Table | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Held-out scores of each per-configuration metric, and its observed per-config means."""
+    """Held-out scores of each per-configuration metric on the configurations its source table
+    measured, and (observed per-config means, held-out predictions) of those configurations."""
     report: dict[str, Any] = {}
-    observed_of = {}
+    curves_of = {}
     for name, source in sources.items():
         k = outputs.index(name)
-        rows = source.frame if source is table else rows_of(source, config_ids)
-        observed = rows.groupby("config_id")[name].mean().loc[config_ids].to_numpy(dtype=float)
-        predicted = pred[:, 0, k]  # constant along a predicted curve
+        ids = config_ids if source is table else measured_ids(config_ids, source)
+        rows = source.frame if source is table else rows_of(source, ids)
+        observed = rows.groupby("config_id")[name].mean().loc[ids].to_numpy(dtype=float)
+        held_out = pred[np.searchsorted(config_ids, ids)]
+        predicted = held_out[:, 0, k]  # constant along a predicted curve
         scores = rank_scores(observed, predicted, None)
         report[name] = {
             "observed": (f"the table's {name}" if source is table else
                          f"{'cost-metrics' if source is costs else 'timing'} table {source.name} "
                          f"(sha256 {source.checksum[:12]}...)")
             + ", mean over the seeds of each held-out configuration",
+            "configs": len(ids),
             "per_config": {"r2": scores["r2"], "r2_log": _plain(
                 r2_score(np.log(observed), np.log(predicted))),
                 "spearman": scores["spearman"], "kendall": scores["kendall"]},
             "observed_range": [_plain(observed.min()), _plain(observed.max())],
             "noise_ceiling": epoch_time_ceiling(
-                rows, pred[:, : source.max_epochs, k], column=name
+                rows, held_out[:, : source.max_epochs, k], column=name
             ),
         }
-        observed_of[name] = observed
-    return report, observed_of
+        curves_of[name] = (observed, predicted)
+    return report, curves_of
+
+
+def measured_ids(config_ids: np.ndarray, source: Table | None) -> np.ndarray:
+    """The sorted ``config_ids`` that ``source`` (a timing or cost-metrics table; None: the table
+    itself) measured."""
+    if source is None:
+        return config_ids
+    return np.intersect1d(config_ids, source.configs.index.to_numpy())
 
 
 def _targets(report: dict[str, Any]) -> dict[str, Any]:
@@ -500,7 +512,7 @@ def _figure(report: dict[str, Any], out: Path) -> None:
 
     curves = report["_curves"]
     outputs = curves["outputs"]
-    m, t = outputs.index(report["table"]["metric"]), outputs.index(TIME_TARGET)
+    m = outputs.index(report["table"]["metric"])
     obs, pred = curves["observed"], curves["predicted"]
     per_config = list(report.get("config_metrics", {}))[:3]
     n_rows = 3 if per_config else 2
@@ -516,8 +528,7 @@ def _figure(report: dict[str, Any], out: Path) -> None:
         ax.text(0.03, 0.97, f"$R^2$ {_fmt(c['r2'])}\n$\\rho$ {_fmt(c['spearman'])}\n"
                 f"$\\tau$ {_fmt(c['kendall'])}", transform=ax.transAxes, va="top", fontsize=8)
     ax = axes.flat[4]
-    obs_t = curves["observed_epoch_time"]
-    x, y = obs_t.ravel(), pred[:, : obs_t.shape[1], t].ravel()
+    x, y = (a.ravel() for a in curves["epoch_time"])
     ax.plot([x.min(), x.max()], [x.min(), x.max()], color="0.6", lw=0.8, zorder=0)
     ax.scatter(x, y, s=4, alpha=0.4, color="#D55E00", edgecolors="none")
     ax.set_xscale("log")
@@ -526,7 +537,8 @@ def _figure(report: dict[str, Any], out: Path) -> None:
         axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(NullFormatter())
-    ax.set_title("epoch time [s], every epoch", fontsize=9)
+    ax.set_title(f"epoch time [s], every epoch ({report['epoch_time']['configs']} configs)",
+                 fontsize=9)
     ax.set_xlabel("observed")
     ax.set_ylabel("predicted (held out)")
     rows = report["epoch_time"]["rows"]
@@ -539,13 +551,12 @@ def _figure(report: dict[str, Any], out: Path) -> None:
             ax.axis("off")
             continue
         name = per_config[k]
-        x = curves["observed_config_metrics"][name]
-        y = pred[:, 0, outputs.index(name)]
+        x, y = curves["config_metrics"][name]
         ax.plot([x.min(), x.max()], [x.min(), x.max()], color="0.6", lw=0.8, zorder=0)
         ax.scatter(x, y, s=8, alpha=0.6, color="#009E73", edgecolors="none")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(f"{name}, per configuration", fontsize=9)
+        ax.set_title(f"{name}, per configuration ({len(x)} configs)", fontsize=9)
         ax.set_xlabel("observed (mean over seeds)")
         ax.set_ylabel("predicted (held out)")
         scores = report["config_metrics"][name]["per_config"]
@@ -594,7 +605,8 @@ def print_summary(report: dict[str, Any]) -> None:
               f" rho ceiling {_fmt(ceiling.get('spearman_perfect_mean_predictor'))}"
               f" tau ceiling {_fmt(ceiling.get('kendall_perfect_mean_predictor'))}")
     et = report["epoch_time"]
-    print(f"  epoch time: R2 {_fmt(et['rows']['r2'])} rho {_fmt(et['rows']['spearman'])} "
+    print(f"  epoch time ({et['configs']} configs): R2 {_fmt(et['rows']['r2'])} "
+          f"rho {_fmt(et['rows']['spearman'])} "
           f"(per-config mean: R2 {_fmt(et['per_config_mean']['r2'])})")
     tc = et.get("noise_ceiling", {})
     if tc.get("pairs"):

@@ -229,6 +229,30 @@ def test_a_stored_run_with_other_settings_is_refused_and_kept(table, tmp_path):
     assert forced.returncode == 0, forced.stderr
 
 
+def test_a_stored_run_on_data_that_changed_since_is_refused_and_kept(table, tmp_path):
+    """The same settings and paths, but the table at the path was re-collected: the stored run
+    answers another benchmark, so it is neither skipped as complete nor silently redone."""
+    from surrogates.table import load_table, write_table
+
+    data = tmp_path / "data"
+    shutil.copytree(table, data)
+    args = _tabular(data, "method=asha", "seed=0", "budget.time=2000")
+    assert run_cli(*args, cwd=tmp_path).returncode == 0
+    before = _snapshot(tmp_path / "out")
+    old = load_table(data)
+    old_checksum = old.checksum
+    frame = old.frame.copy()
+    frame["val_error"] = (frame["val_error"] + 0.002).clip(upper=1.0)
+    shutil.rmtree(data)
+    write_table(data, frame, old.meta)
+    again = run_cli(*args, cwd=tmp_path)
+    assert again.returncode == 2, again.stderr
+    assert f"holds a run on other benchmark data (table_sha256: {old_checksum[:12]}... ->" \
+        in again.stderr and "overwrite=true" in again.stderr
+    assert _snapshot(tmp_path / "out") == before
+    assert run_cli(*args, "overwrite=true", cwd=tmp_path).returncode == 0
+
+
 def test_settings_are_validated_before_a_complete_run_is_skipped(table, tmp_path):
     first = run_cli(*_tabular(table, "method=asha", "budget.trials=5"), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
