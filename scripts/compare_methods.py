@@ -12,7 +12,9 @@ incumbent +- standard error at 25%, 50% and 100% of the time budget, its mean wo
 are given — Kendall's tau between their method rankings at each of those points (the surrogate's
 ranking fidelity against exact replay of the table it was fitted on), with the agreement of each
 benchmark's ranking with itself on even vs odd seeds next to the cross-benchmark agreement on the
-same halves (how much of the disagreement the seeds alone explain).
+same halves (how much of the disagreement the seeds alone explain); ``--out FILE`` also writes
+that as JSON, one entry per score (the shipped record, next to the surrogate's validation report:
+``surrogates/data/resnet8_cifar10/surrogate/ranking_fidelity.json``).
 
 Incumbents are scored as in :mod:`analysis.trajectories` (``--score``; default: the noise-free
 value of the incumbent where the results carry it, i.e. ``true`` on surrogate and tabular runs).
@@ -80,6 +82,31 @@ def half_seed_taus(a: pd.Series, b: pd.Series) -> tuple[tuple[float, float], flo
     return within, across
 
 
+def write_fidelity(path: Path, results: Results, benchmarks: list[str], rows: list[dict],
+                   seeds: int) -> None:
+    """Write (or update under this score) the ranking-fidelity record: the command, the
+    benchmarks' identities (checksums of ``run.json``'s objective), and per budget share the
+    Kendall tau, its p-value and the half-seed agreements."""
+    score = results.score(benchmarks[0])
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    identity = {}
+    for name in benchmarks:
+        run = results.runs[results.runs["benchmark"] == name].iloc[0]
+        objective = json.loads((Path(run["path"]) / "run.json").read_text())["objective"]
+        identity[name] = {k: v for k, v in objective.items() if k.endswith("sha256")}
+    data.update({
+        "benchmarks": benchmarks, "seeds": seeds,
+        "horizon_s": references(results)[benchmarks[0]].horizon, "identity": identity,
+    })
+    data.setdefault("scores", {})[score] = {
+        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "rankings": rows,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
 def table_size(benchmark: str) -> int | None:
     """The number of configurations of a tabular benchmark's table (None for other kinds)."""
     path = ROOT / "conf" / "benchmark" / f"{benchmark}.yaml"
@@ -136,6 +163,9 @@ def main() -> int:
     parser.add_argument("--n-workers", type=int, default=None, help="n_workers (default 4)")
     parser.add_argument("--score", choices=SCORES, default=None,
                         help="incumbent score (default: true where the results carry it)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="with two benchmarks: also write the ranking fidelity as JSON here "
+                             "(merged into an existing file under its score)")
     parser.add_argument("extra", nargs="*", help="more overrides for python -m benchmarks")
     args = parser.parse_args()
     benchmarks = args.benchmarks.split(",")
@@ -207,9 +237,17 @@ def main() -> int:
         print(f"| budget | within {a} | within {b} | across |")
         print("|---|---|---|---|")
         halves = {name: incumbents_at(results, name) for name in benchmarks}
+        record = []
         for fraction in FRACTIONS:
             within, across = half_seed_taus(halves[a][fraction], halves[b][fraction])
             print(f"| {int(fraction * 100)}% | {within[0]:.3f} | {within[1]:.3f} | {across:.3f} |")
+            x, y = means[(a, fraction)].align(means[(b, fraction)], join="inner")
+            tau, p = kendalltau(x, y)
+            record.append({"budget_share": fraction, "kendall_tau": float(tau), "p": float(p),
+                           "methods": len(x), "half_seed_within": list(within),
+                           "half_seed_across": across})
+        if args.out is not None:
+            write_fidelity(args.out, results, benchmarks, record, args.seeds)
     for line in warnings:
         print(f"warning: {line}", file=sys.stderr)
     return 0
