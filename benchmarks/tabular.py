@@ -141,10 +141,11 @@ class TabularObjective(Objective):
         from surrogates.model import SurrogateError, SurrogateModel
         from surrogates.timing import missing
 
-        ids = sorted({int(c) for source in apart.values() for c in missing(self.table, source)})
+        gaps = {name: missing(self.table, source) for name, source in apart.items()}
+        ids = sorted({int(c) for gap in gaps.values() for c in gap})
         if surrogate is None:
             for name, source in apart.items():
-                if n_missing := len(missing(self.table, source)):
+                if n_missing := len(gaps[name]):
                     total = len(self.table.configs)
                     raise SurrogateError(
                         f"{source.path} measures {name} for {total - n_missing} of the {total} "

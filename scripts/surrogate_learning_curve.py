@@ -27,13 +27,12 @@ import numpy as np
 from surrogates.fit import fit_model, load_params
 from surrogates.model import TIME_TARGET
 from surrogates.table import load_table
-from surrogates.timing import rows_of
+from surrogates.timing import measured_ids, rows_of
 from surrogates.validate import (
     TARGETS,
     _observed,
     checkpoint_epochs,
     fold_assignment,
-    measured_ids,
     observed_epoch_times,
     rank_scores,
 )

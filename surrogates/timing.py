@@ -109,6 +109,14 @@ def missing(table: Table, other: Table) -> pd.Index:
     return table.configs.index.difference(other.configs.index)
 
 
+def measured_ids(config_ids: np.ndarray, source: Table | None) -> np.ndarray:
+    """The sorted ``config_ids`` that ``source`` (a timing or cost-metrics table; None: the table
+    itself) measured."""
+    if source is None:
+        return config_ids
+    return np.intersect1d(config_ids, source.configs.index.to_numpy())
+
+
 def rows_of(timing: Table, config_ids: np.ndarray) -> pd.DataFrame:
     """The timing rows of ``config_ids`` (the training configurations of a fit)."""
     return timing.frame[timing.frame["config_id"].isin(config_ids)]

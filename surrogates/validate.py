@@ -45,7 +45,13 @@ from sklearn.model_selection import GroupKFold
 
 from surrogates.model import TIME_TARGET, SurrogateError
 from surrogates.table import Table, TableError, load_table
-from surrogates.timing import check_cost_table, check_timing, config_metric_sources, rows_of
+from surrogates.timing import (
+    check_cost_table,
+    check_timing,
+    config_metric_sources,
+    measured_ids,
+    rows_of,
+)
 
 CHECKPOINTS = (("epoch_1", 0.0), ("epoch_25pct", 0.25), ("epoch_50pct", 0.5), ("final", 1.0))
 TARGETS = {  # final epoch unless named otherwise; held-out scores as issue 15 sets them
@@ -447,13 +453,6 @@ def _score_config_metrics(
         curves_of[name] = (observed, predicted)
     return report, curves_of
 
-
-def measured_ids(config_ids: np.ndarray, source: Table | None) -> np.ndarray:
-    """The sorted ``config_ids`` that ``source`` (a timing or cost-metrics table; None: the table
-    itself) measured."""
-    if source is None:
-        return config_ids
-    return np.intersect1d(config_ids, source.configs.index.to_numpy())
 
 
 def _targets(report: dict[str, Any]) -> dict[str, Any]:
